@@ -1,0 +1,63 @@
+# Crypto purchase backend. `make dev` runs everything locally; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NPM := npm
+RUN := npm run --silent
+
+.PHONY: help install dev test lint typecheck migrate seed worker api exchange-sim reconcile up down bench chaos clean
+
+help: ## Show the available commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+node_modules/.package-lock.json: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+.tools/bin/temporal-test-server:
+	scripts/install-temporal.sh
+
+install: node_modules/.package-lock.json .tools/bin/temporal-test-server ## Install npm packages and the Temporal binaries (idempotent)
+
+dev: install ## Start Temporal, Postgres, migrations, seed, worker, exchange simulator and the API
+	$(RUN) dev
+
+test: install ## Lint, type-check and run every test (real Postgres, real Temporal)
+	$(RUN) lint
+	$(RUN) typecheck
+	$(RUN) test
+
+lint: install ## ESLint and Prettier
+	$(RUN) lint
+
+typecheck: install ## TypeScript, no emit
+	$(RUN) typecheck
+
+migrate: install ## Apply database migrations (DATABASE_URL)
+	$(RUN) migrate
+
+seed: install ## Seed cryptos and the admin user (DATABASE_URL)
+	$(RUN) seed
+
+worker: install ## Run the Temporal worker
+	$(RUN) worker
+
+api: install ## Run the HTTP API on API_PORT
+	$(RUN) api
+
+exchange-sim: install ## Run the exchange simulator on EXCHANGE_SIM_PORT
+	$(RUN) exchange-sim
+
+reconcile: install ## Check that every wallet equals the sum of its ledger (exit 1 if not)
+	$(RUN) reconcile
+
+bench: install ## Benchmarks with baselines; writes bench/results/<timestamp>.json
+	$(RUN) bench
+
+up: ## docker compose up (needs a Docker engine)
+	docker compose up --build -d
+
+down: ## docker compose down
+	docker compose down
+
+clean: ## Remove build output and local data (keeps .tools)
+	rm -rf dist .data coverage

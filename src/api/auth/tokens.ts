@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { unauthorized } from '../../domain/errors.js';
+import { findAccount } from '../../services/accounts.js';
+import type { Env } from '../../config/env.js';
+import type { AccessClaims, RefreshClaims } from '../plugins/auth.js';
+import type { UserRole } from '../../entities/user.js';
+
+export interface TokenPair {
+  access: string;
+  refresh: string;
+}
+
+const invalidRefresh = () =>
+  unauthorized('the refresh token is invalid, expired or already used', 'invalid_token');
+
+/**
+ * Access tokens are short-lived JWTs; refresh tokens are JWTs backed by a row, rotated on every use.
+ * Presenting an already-rotated refresh token revokes its whole family: one of the two holders is a thief.
+ */
+export function createTokenService(app: FastifyInstance, env: Env) {
+  const seconds = (ms: number) => Math.max(1, Math.floor(ms / 1000));
+
+  async function issue(
+    em: EntityManager,
+    user: { id: number; role: UserRole },
+    familyId: string = randomUUID(),
+  ): Promise<TokenPair> {
+    const jti = randomUUID();
+    await em.execute('insert into refresh_tokens (id, user_id, family_id, expires_at) values (?, ?, ?, ?)', [
+      jti,
+      user.id,
+      familyId,
+      new Date(Date.now() + env.JWT_REFRESH_TTL),
+    ]);
+    const access: AccessClaims = { sub: String(user.id), role: user.role, typ: 'access' };
+    const refresh: RefreshClaims = { sub: String(user.id), typ: 'refresh', jti, fam: familyId };
+    return {
+      access: app.jwt.sign(access, { expiresIn: seconds(env.JWT_ACCESS_TTL) }),
+      refresh: app.jwt.sign(refresh, { expiresIn: seconds(env.JWT_REFRESH_TTL) }),
+    };
+  }
+
+  function verifyRefresh(token: string): RefreshClaims {
+    let claims: AccessClaims | RefreshClaims;
+    try {
+      claims = app.jwt.verify<AccessClaims | RefreshClaims>(token);
+    } catch {
+      throw invalidRefresh();
+    }
+    if (claims.typ !== 'refresh') throw invalidRefresh();
+    return claims;
+  }
+
+  async function rotate(em: EntityManager, token: string): Promise<TokenPair> {
+    const claims = verifyRefresh(token);
+    const outcome = await em.transactional(async (tx) => {
+      const [row] = await tx.execute<
+        { used_at: string | null; revoked_at: string | null; expires_at: string }[]
+      >(
+        'select used_at, revoked_at, expires_at from refresh_tokens where id = ? and user_id = ? for update',
+        [claims.jti, Number(claims.sub)],
+      );
+      if (!row || row.revoked_at || new Date(row.expires_at).getTime() <= Date.now())
+        return 'invalid' as const;
+      if (row.used_at) {
+        await revokeFamily(tx, claims.fam);
+        return 'reused' as const;
+      }
+      await tx.execute('update refresh_tokens set used_at = now() where id = ?', [claims.jti]);
+      const account = await findAccount(tx, Number(claims.sub));
+      if (!account) return 'invalid' as const;
+      return issue(tx, account, claims.fam);
+    });
+    if (typeof outcome === 'string') throw invalidRefresh();
+    return outcome;
+  }
+
+  async function revokeFamily(em: EntityManager, familyId: string): Promise<void> {
+    await em.execute(
+      'update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null',
+      [familyId],
+    );
+  }
+
+  /** Logout: the refresh token's family stops working at once; access tokens expire on their own. */
+  async function logout(em: EntityManager, token: string): Promise<void> {
+    await revokeFamily(em, verifyRefresh(token).fam);
+  }
+
+  return { issue, rotate, logout };
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { register, verifyCredentials } from '../../services/accounts.js';
+import { credentials, errorSchema, tokenPair } from '../schemas.js';
+import type { TokenService } from '../auth/tokens.js';
+
+const refreshBody = z.strictObject({ refresh: z.string().min(1) });
+
+export async function authRoutes(app: FastifyInstance, { tokens }: { tokens: TokenService }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['accounts'];
+
+  r.post(
+    '/accounts/auth/register/',
+    {
+      schema: {
+        tags,
+        summary: 'Create an account with an empty USD wallet',
+        body: credentials,
+        response: { 201: tokenPair, 400: errorSchema, 409: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const account = await register(request.em, request.body.username, request.body.password);
+      return reply.status(201).send(await tokens.issue(request.em, account));
+    },
+  );
+
+  r.post(
+    '/accounts/auth/login/',
+    {
+      schema: {
+        tags,
+        summary: 'Exchange credentials for an access and a refresh token',
+        body: credentials,
+        response: { 200: tokenPair, 400: errorSchema, 401: errorSchema },
+      },
+    },
+    async (request) => {
+      const account = await verifyCredentials(request.em, request.body.username, request.body.password);
+      return tokens.issue(request.em, account);
+    },
+  );
+
+  r.post(
+    '/accounts/auth/refresh/',
+    {
+      schema: {
+        tags,
+        summary: 'Rotate a refresh token; reusing an old one revokes the whole session',
+        body: refreshBody,
+        response: { 200: tokenPair, 400: errorSchema, 401: errorSchema },
+      },
+    },
+    async (request) => tokens.rotate(request.em, request.body.refresh),
+  );
+
+  r.post(
+    '/accounts/auth/logout/',
+    {
+      schema: {
+        tags,
+        summary: 'Revoke the session the refresh token belongs to',
+        body: refreshBody,
+        response: { 204: z.null(), 400: errorSchema, 401: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      await tokens.logout(request.em, request.body.refresh);
+      return reply.status(204).send(null);
+    },
+  );
+}

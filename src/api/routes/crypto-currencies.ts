@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { listActiveCryptos } from '../../services/cryptos.js';
+import { usdOutput } from '../schemas.js';
+
+export async function cryptoCurrencyRoutes(app: FastifyInstance) {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/exchanges/crypto-currencies/',
+    {
+      schema: {
+        tags: ['exchange'],
+        summary: 'Cryptocurrencies on sale and their current USD prices',
+        response: { 200: z.array(z.object({ name: z.string(), price: usdOutput })) },
+      },
+    },
+    async (request) => listActiveCryptos(request.em),
+  );
+}

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.js';
+
+/** Liveness says the process answers; readiness says its dependencies do too. */
+export async function healthRoutes(
+  app: FastifyInstance,
+  { orm, temporal }: Pick<ApiDeps, 'orm' | 'temporal'>,
+) {
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    const check = async (probe: () => Promise<unknown>) => {
+      try {
+        await Promise.race([probe(), new Promise((_, reject) => setTimeout(reject, 2_000).unref())]);
+        return 'ok';
+      } catch {
+        return 'unavailable';
+      }
+    };
+    const [postgres, temporalStatus] = await Promise.all([
+      check(() => orm.em.fork().execute('select 1')),
+      check(() => temporal.workflowService.getSystemInfo({})),
+    ]);
+    const ready = postgres === 'ok' && temporalStatus === 'ok';
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not_ready', postgres, temporal: temporalStatus });
+  });
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { parseDecimal, USD_DECIMALS, QUANTITY_DECIMALS } from '../domain/money.js';
+
+/**
+ * A positive amount given as a JSON number or a decimal string, parsed exactly into minor units.
+ * (The body parser hands JSON numbers over as their source text.)
+ */
+const decimalInput = (decimals: number, max: bigint, example: string) =>
+  z
+    .union([z.string(), z.number()])
+    .transform((input, ctx) => {
+      const parsed = parseDecimal(input, decimals, { max });
+      if (!parsed.ok) {
+        ctx.addIssue({ code: 'custom', message: parsed.message });
+        return z.NEVER;
+      }
+      return parsed.value;
+    })
+    .meta({ description: `Positive decimal, at most ${decimals} places`, example });
+
+export const usdInput = (max: bigint) => decimalInput(USD_DECIMALS, max, '100.00');
+export const quantityInput = (max: bigint) => decimalInput(QUANTITY_DECIMALS, max, '3');
+
+export const usdOutput = z.string().meta({ description: 'USD, two decimals', example: '12.00' });
+export const quantityOutput = z
+  .string()
+  .meta({ description: 'Crypto quantity, eight decimals', example: '3.00000000' });
+
+export const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+export const pageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.coerce.number().int().positive().optional(),
+});
+
+export const idParams = z.strictObject({ id: z.coerce.number().int().positive() });
+
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ results: z.array(item), next_cursor: z.string().nullable() });
+
+export const tokenPair = z.object({ access: z.string(), refresh: z.string() });
+export const credentials = z.strictObject({
+  username: z
+    .string()
+    .min(3)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only'),
+  password: z.string().min(8).max(256),
+});

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { parseUsd } from '../domain/money.js';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration such as 30s, 15m or 24h` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const usd = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parsed = parseUsd(text, { max: 10n ** 15n });
+      if (!parsed.ok) {
+        ctx.addIssue({ code: 'custom', message: parsed.message });
+        return z.NEVER;
+      }
+      return parsed.value;
+    });
+
+const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+const DEV_JWT_SECRET = 'dev-only-secret-change-me-0123456789abcdef';
+
+export const envSchema = z
+  .object({
+    APP_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    API_HOST: z.string().default('127.0.0.1'),
+    API_PORT: int(8000),
+    DATABASE_URL: z.string().url().optional(),
+    DATABASE_POOL_SIZE: int(10),
+    REDIS_URL: z.string().url().optional(),
+
+    TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+    TEMPORAL_NAMESPACE: z.string().default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().default('crypto-purchase'),
+
+    EXCHANGE_URL: z.string().url().default('http://127.0.0.1:8100'),
+    EXCHANGE_TIMEOUT: duration('5s'),
+    PRICE_REFRESH_INTERVAL: duration('1m'),
+
+    JWT_SECRET: z.string().default(DEV_JWT_SECRET),
+    JWT_ISSUER: z.string().default('crypto-purchase'),
+    JWT_AUDIENCE: z.string().default('crypto-purchase-api'),
+    JWT_ACCESS_TTL: duration('15m'),
+    JWT_REFRESH_TTL: duration('7d'),
+
+    ADMIN_USERNAME: z.string().default('admin'),
+    ADMIN_PASSWORD: z.string().min(8).default('admin-dev-password'),
+
+    AGGREGATION_THRESHOLD: usd('10.00'),
+    AGGREGATION_MAX_WAIT: duration('15m'),
+    /** Largest single deposit, withdrawal or order total accepted by the API. */
+    MAX_AMOUNT: usd('1000000.00'),
+
+    TRUST_PROXY: flag(false),
+  })
+  .superRefine((env, ctx) => {
+    // A guessable or missing signing key is only tolerable on a developer's machine.
+    if (env.APP_ENV === 'production' && (env.JWT_SECRET === DEV_JWT_SECRET || env.JWT_SECRET.length < 32)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: 'must be set to a random value of at least 32 characters outside development',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Validates the environment once; start-up fails fast with every problem listed. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  // An empty value in .env means "not set", so defaults and optionals apply.
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(present);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

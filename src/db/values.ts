@@ -1,0 +1,2 @@
+/** Raw queries return timestamptz as Postgres text ("2026-01-02 03:04:05.678+00"); the API speaks ISO 8601. */
+export const isoTime = (value: string | Date): string => new Date(value).toISOString();

@@ -1,0 +1,17 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+
+export const CryptoCurrency = defineEntity({
+  name: 'CryptoCurrency',
+  tableName: 'crypto_currencies',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    name: p.string().length(10).unique(),
+    price: p.decimal('string').precision(20).scale(2),
+    active: p.boolean().default(true),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});
+export type ICryptoCurrency = InferEntity<typeof CryptoCurrency>;

@@ -1,0 +1,20 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { User } from './user.js';
+
+/** A client's Idempotency-Key, scoped per user and route, with the response it produced. */
+export const IdempotencyKey = defineEntity({
+  name: 'IdempotencyKey',
+  tableName: 'idempotency_keys',
+  properties: {
+    user: () => p.manyToOne(User).primary(),
+    scope: p.string().length(32).primary(),
+    key: p.string().length(255).primary(),
+    requestHash: p.string().length(64),
+    orderId: p.bigint('number').nullable(),
+    responseStatus: p.integer().nullable(),
+    responseBody: p.json<unknown>().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+  primaryKeys: ['user', 'scope', 'key'],
+});
+export type IIdempotencyKey = InferEntity<typeof IdempotencyKey>;

@@ -1,0 +1,28 @@
+import { User } from './user.js';
+import { Wallet } from './wallet.js';
+import { CryptoCurrency } from './crypto-currency.js';
+import { LedgerEntry } from './ledger-entry.js';
+import { RefreshToken } from './refresh-token.js';
+import { Order } from './order.js';
+import { Batch } from './batch.js';
+import { IdempotencyKey } from './idempotency-key.js';
+
+export * from './user.js';
+export * from './wallet.js';
+export * from './crypto-currency.js';
+export * from './ledger-entry.js';
+export * from './refresh-token.js';
+export * from './order.js';
+export * from './batch.js';
+export * from './idempotency-key.js';
+
+export const entities = [
+  User,
+  Wallet,
+  CryptoCurrency,
+  LedgerEntry,
+  RefreshToken,
+  Order,
+  Batch,
+  IdempotencyKey,
+];

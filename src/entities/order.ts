@@ -1,0 +1,34 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { User } from './user.js';
+import { CryptoCurrency } from './crypto-currency.js';
+
+export const ORDER_STATES = ['pending', 'aggregated', 'held', 'completed', 'failed'] as const;
+export type OrderState = (typeof ORDER_STATES)[number];
+
+/**
+ * A purchase. Its id is taken from the `orders_id_seq` sequence before the order workflow starts,
+ * so the workflow id (`order-<id>`) is known up front and the debit is idempotent by that id.
+ */
+export const Order = defineEntity({
+  name: 'Order',
+  tableName: 'orders',
+  properties: {
+    id: p.bigint('number').primary(),
+    user: () => p.manyToOne(User),
+    crypto: () => p.manyToOne(CryptoCurrency),
+    amount: p.decimal('string').precision(28).scale(8),
+    price: p.decimal('string').precision(20).scale(2),
+    totalPrice: p.decimal('string').precision(20).scale(2),
+    state: p.enum(ORDER_STATES).default('pending'),
+    batchId: p.string().length(64).nullable().index(),
+    exchangeOrderId: p.string().length(64).nullable(),
+    failureReason: p.string().length(255).nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+  indexes: [{ properties: ['user', 'id'] }],
+});
+export type IOrder = InferEntity<typeof Order>;

@@ -1,0 +1,19 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { User } from './user.js';
+
+/** One USD wallet per user. `balance` always equals the sum of the wallet's ledger entries. */
+export const Wallet = defineEntity({
+  name: 'Wallet',
+  tableName: 'wallets',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    user: () => p.oneToOne(User).owner().unique(),
+    balance: p.decimal('string').precision(20).scale(2).default('0.00'),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});
+export type IWallet = InferEntity<typeof Wallet>;

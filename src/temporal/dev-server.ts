@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { temporalCliPath } from './binaries.js';
+
+export interface DevServerOptions {
+  port: number;
+  uiPort?: number;
+  /** SQLite file that keeps workflows across restarts; in memory when omitted. */
+  dbFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  process: ChildProcess;
+  /** SIGTERM (a clean shutdown) unless told otherwise; SIGKILL after 10 s either way. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((done) => {
+      const socket = createConnection({ port, host });
+      socket.once('connect', () => (socket.destroy(), done(true)));
+      socket.once('error', () => done(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** Starts `temporal server start-dev` (the real Temporal server with SQLite) and waits until it accepts connections. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const cli = temporalCliPath();
+  if (!cli) throw new Error('Temporal CLI not found: run `make install` or set TEMPORAL_CLI_PATH');
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--log-level',
+    'warn',
+    // Needed by older servers for update-with-start (the way orders are placed).
+    '--dynamic-config-value',
+    'frontend.enableExecuteMultiOperation=true',
+  ];
+  if (options.uiPort) args.push('--ui-port', String(options.uiPort));
+  else args.push('--headless');
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = options.log ?? (() => undefined);
+  child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  await Promise.race([
+    waitForPort(options.port),
+    exited.then(() => {
+      throw new Error(`temporal server exited early (code ${child.exitCode})`);
+    }),
+  ]);
+  return {
+    address: `127.0.0.1:${options.port}`,
+    process: child,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(force);
+    },
+  };
+}

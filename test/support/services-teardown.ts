@@ -1,0 +1,9 @@
+import { adminQuery } from './postgres.js';
+
+export async function stopServices(): Promise<void> {
+  const services = globalThis.__testServices;
+  if (!services) return;
+  await services.temporal.stop('SIGKILL'); // in-memory: nothing to flush
+  await adminQuery(services.adminUrl, `drop database if exists ${services.template}`).catch(() => undefined);
+  await services.embedded?.stop();
+}

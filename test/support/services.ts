@@ -1,0 +1,54 @@
+import { createServer } from 'node:net';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
+import { migrate, openOrm } from '../../src/db/orm.js';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
+import { adminQuery, canConnect, withDatabase } from './postgres.js';
+
+declare global {
+  var __testServices: {
+    embedded?: EmbeddedPostgres;
+    temporal: DevServer;
+    adminUrl: string;
+    template: string;
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Once per `jest` run: a Postgres (the configured one, else an embedded one), a template database
+ * with every migration applied, and a Temporal dev server. Test files clone the template.
+ */
+export async function startServices(): Promise<void> {
+  let adminUrl =
+    process.env.TEST_DATABASE_URL ??
+    process.env.DATABASE_URL ??
+    'postgres://postgres@127.0.0.1:5432/postgres';
+  let embedded: EmbeddedPostgres | undefined;
+  if (!(await canConnect(adminUrl))) {
+    embedded = await startEmbeddedPostgres('.data/test-postgres', 54330);
+    adminUrl = embedded.url;
+  }
+  const template = `cp_template_${process.pid}`;
+  await adminQuery(adminUrl, `drop database if exists ${template}`);
+  await adminQuery(adminUrl, `create database ${template}`);
+  const orm = await openOrm({ databaseUrl: withDatabase(adminUrl, template), poolSize: 1 });
+  await migrate(orm);
+  await orm.close();
+
+  const temporal = await startDevServer({ port: await freePort() });
+  globalThis.__testServices = { embedded, temporal, adminUrl, template };
+  // Workers are forked after global setup, so they inherit these.
+  process.env.TEST_PG_ADMIN_URL = adminUrl;
+  process.env.TEST_PG_TEMPLATE = template;
+  process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
+}
