@@ -1,0 +1,31 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { AppError } from '../domain/errors.js';
+import { ExchangeRejectedError } from '../exchange/exchange.js';
+
+/**
+ * Turns the errors that retrying cannot fix into non-retryable failures the workflow can read:
+ * a business refusal keeps its code as the failure type; an exchange rejection becomes
+ * `ExchangeRejected`. Everything else is rethrown and retried.
+ */
+export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof AppError) {
+      throw ApplicationFailure.create({
+        type: error.code,
+        message: error.message,
+        nonRetryable: true,
+        details: [{ status: error.statusCode, code: error.code, message: error.message }],
+      });
+    }
+    if (error instanceof ExchangeRejectedError) {
+      throw ApplicationFailure.create({
+        type: 'ExchangeRejected',
+        message: `exchange rejected the purchase: ${error.code}: ${error.message}`,
+        nonRetryable: true,
+      });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,29 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Client } from '@temporalio/client';
+import type { Exchange } from '../exchange/exchange.js';
+import type { Cents } from '../domain/money.js';
+import { createOrderActivities } from './orders.js';
+import { createPoolActivities } from './pool.js';
+import { createPriceActivities } from './prices.js';
+
+export interface ActivityDeps {
+  orm: MikroORM;
+  exchange: Exchange;
+  /** For signal-with-start of pool workflows. */
+  temporal: Client;
+  taskQueue: string;
+  aggregationThreshold: Cents;
+  aggregationMaxWaitMs: number;
+  maxOrderTotal: Cents;
+}
+
+/** Every activity, built from its dependencies (tests pass real ones pointed at test servers). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createOrderActivities(deps),
+    ...createPoolActivities(deps),
+    ...createPriceActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

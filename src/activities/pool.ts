@@ -1,0 +1,47 @@
+import { addToPoolSignal, poolWorkflowId, type PooledOrder } from '../workflows/definitions.js';
+import { formatUsd } from '../domain/money.js';
+import { completeBatch, failBatch, openBatch, type OpenedBatch } from '../services/batches.js';
+import type { Fill } from '../exchange/exchange.js';
+import { permanentFailures } from './errors.js';
+import type { ActivityDeps } from './index.js';
+
+export function createPoolActivities(deps: ActivityDeps) {
+  const { orm, exchange, temporal, taskQueue } = deps;
+  return {
+    /** Adds an order to its crypto's pool, starting the pool workflow if none runs (signal-with-start). */
+    async enqueueInPool(crypto: string, order: PooledOrder): Promise<void> {
+      await temporal.workflow.signalWithStart('poolWorkflow', {
+        workflowId: poolWorkflowId(crypto),
+        taskQueue,
+        args: [
+          {
+            crypto,
+            threshold: formatUsd(deps.aggregationThreshold),
+            maxWaitMs: deps.aggregationMaxWaitMs,
+          },
+        ],
+        signal: addToPoolSignal,
+        signalArgs: [order],
+      });
+    },
+
+    async openBatch(batchId: string, crypto: string, orderIds: number[]): Promise<OpenedBatch> {
+      return openBatch(orm.em.fork(), batchId, crypto, orderIds, deps.aggregationThreshold);
+    },
+
+    /** One exchange purchase for the whole batch; the batch id is the client order id. */
+    async buyBatch(batch: Pick<OpenedBatch, 'batchId' | 'notional'>, crypto: string): Promise<Fill> {
+      return permanentFailures(() =>
+        exchange.buy({ clientOrderId: batch.batchId, crypto, notional: batch.notional }),
+      );
+    },
+
+    async completeBatch(batchId: string, fill: Fill): Promise<void> {
+      await completeBatch(orm.em.fork(), batchId, fill);
+    },
+
+    async failBatch(batchId: string, reason: string): Promise<void> {
+      await failBatch(orm.em.fork(), batchId, reason);
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cents } from '../domain/money.js';
+import { badRequest, notFound } from '../domain/errors.js';
+import { isoTime } from '../db/values.js';
+import { appendEntry, creditWallet, debitWallet } from './wallet.js';
+import type { OrderInput, OrderState, OrderView, Placement } from '../workflows/definitions.js';
+import type { Page } from './pagination.js';
+
+interface OrderRow {
+  id: string;
+  crypto: string;
+  amount: string;
+  price: string;
+  total_price: string;
+  state: OrderState;
+  batch_id: string | null;
+  failure_reason: string | null;
+  created_at: string | Date;
+  updated_at: string | Date;
+}
+
+const SELECT = `select o.id, c.name as crypto, o.amount, o.price, o.total_price, o.state, o.batch_id,
+  o.failure_reason, o.created_at, o.updated_at from orders o join crypto_currencies c on c.id = o.crypto_id`;
+
+export const toOrderView = (row: OrderRow): OrderView => ({
+  id: Number(row.id),
+  crypto: row.crypto,
+  amount: formatQuantity(readQuantity(row.amount)),
+  price: formatUsd(readUsd(row.price)),
+  total_price: formatUsd(readUsd(row.total_price)),
+  state: row.state,
+  batch_id: row.batch_id,
+  failure_reason: row.failure_reason,
+  created_at: isoTime(row.created_at),
+  updated_at: isoTime(row.updated_at),
+});
+
+export async function findOrder(em: EntityManager, orderId: number): Promise<OrderView | undefined> {
+  const [row] = await em.execute<OrderRow[]>(`${SELECT} where o.id = ?`, [orderId]);
+  return row && toOrderView(row);
+}
+
+export async function getUserOrder(em: EntityManager, userId: number, orderId: number): Promise<OrderView> {
+  const [row] = await em.execute<OrderRow[]>(`${SELECT} where o.user_id = ? and o.id = ?`, [userId, orderId]);
+  if (!row) throw notFound('order');
+  return toOrderView(row);
+}
+
+export async function listUserOrders(
+  em: EntityManager,
+  userId: number,
+  limit: number,
+  cursor?: number,
+): Promise<Page<OrderView>> {
+  const rows = await em.execute<OrderRow[]>(
+    `${SELECT} where o.user_id = ? and (?::bigint is null or o.id < ?) order by o.id desc limit ?`,
+    [userId, cursor ?? null, cursor ?? null, limit + 1],
+  );
+  const page = rows.slice(0, limit).map(toOrderView);
+  return { results: page, next_cursor: rows.length > limit ? String(page.at(-1)!.id) : null };
+}
+
+export async function activeCrypto(em: EntityManager, name: string): Promise<{ id: number; price: Cents }> {
+  const [row] = await em.execute<{ id: number; price: string }[]>(
+    'select id, price from crypto_currencies where name = ? and active',
+    [name],
+  );
+  if (!row) throw badRequest('unknown_crypto', `"${name}" is not a cryptocurrency on sale`);
+  return { id: row.id, price: readUsd(row.price) };
+}
+
+export interface PlaceOptions {
+  /** Orders whose total is below this are pooled. */
+  threshold: Cents;
+  /** Largest accepted order total. */
+  maxTotal: Cents;
+}
+
+/**
+ * The debit: one transaction reads the price, debits the wallet only if it holds the total, and
+ * inserts the order and its ledger entry. Idempotent by order id: a retry after the commit finds
+ * the order and changes nothing.
+ */
+export async function placeOrder(
+  em: EntityManager,
+  input: OrderInput,
+  options: PlaceOptions,
+): Promise<Placement> {
+  const routeOf = (order: OrderView): Placement['route'] =>
+    readUsd(order.total_price) >= options.threshold ? 'exchange' : 'pool';
+  const existing = await findOrder(em, input.orderId);
+  if (existing) return { order: existing, route: routeOf(existing) };
+  try {
+    await em.transactional(async (tx) => {
+      const crypto = await activeCrypto(tx, input.crypto);
+      const quantity = readQuantity(input.amount);
+      const total = totalPrice(quantity, crypto.price);
+      if (total < 1n) throw badRequest('total_too_small', 'the order total is below $0.01');
+      if (total > options.maxTotal) {
+        throw badRequest('total_too_large', `the order total must not exceed ${formatUsd(options.maxTotal)}`);
+      }
+      // The order row goes first: a concurrent attempt for the same id waits on it, then finds it.
+      await tx.execute(
+        `insert into orders (id, user_id, crypto_id, amount, price, total_price, state) values (?, ?, ?, ?, ?, ?, ?)`,
+        [
+          input.orderId,
+          input.userId,
+          crypto.id,
+          input.amount,
+          formatUsd(crypto.price),
+          formatUsd(total),
+          total >= options.threshold ? 'pending' : 'aggregated',
+        ],
+      );
+      const wallet = await debitWallet(tx, input.userId, total);
+      await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
+    });
+  } catch (error) {
+    // A concurrent attempt committed first; fall through to read what it wrote.
+    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+  }
+  const order = (await findOrder(em, input.orderId))!;
+  return { order, route: routeOf(order) };
+}
+
+export async function completeOrder(
+  em: EntityManager,
+  orderId: number,
+  exchangeOrderId: string,
+): Promise<void> {
+  await em.execute(
+    `update orders set state = 'completed', exchange_order_id = ?, updated_at = now()
+      where id = ? and state in ('pending', 'held')`,
+    [exchangeOrderId, orderId],
+  );
+}
+
+/**
+ * Marks an unsettled order failed and refunds its total, in one transaction. Idempotent: an order
+ * already failed or completed is left alone, and the ledger allows one refund per order.
+ */
+export async function refundOrder(em: EntityManager, orderId: number, reason: string): Promise<void> {
+  await em.transactional(async (tx) => {
+    const [order] = await tx.execute<{ user_id: number; total_price: string }[]>(
+      `update orders set state = 'failed', failure_reason = ?, updated_at = now()
+        where id = ? and state in ('pending', 'aggregated', 'held') returning user_id, total_price`,
+      [reason.slice(0, 255), orderId],
+    );
+    if (!order) return;
+    const total = readUsd(order.total_price);
+    const wallet = await creditWallet(tx, order.user_id, total);
+    await appendEntry(tx, wallet.id, 'refund', total, orderId);
+  });
+}
+
+export interface Holding {
+  crypto: string;
+  amount: string;
+}
+
+/** A user's holdings: the sums of their completed orders, per crypto. */
+export async function holdings(em: EntityManager, userId: number): Promise<Holding[]> {
+  const rows = await em.execute<{ crypto: string; amount: string }[]>(
+    `select c.name as crypto, sum(o.amount) as amount from orders o join crypto_currencies c on c.id = o.crypto_id
+      where o.user_id = ? and o.state = 'completed' group by c.name order by c.name`,
+    [userId],
+  );
+  return rows.map((r) => ({ crypto: r.crypto, amount: formatQuantity(readQuantity(r.amount)) }));
+}

@@ -1,0 +1,30 @@
+import { NativeConnection } from '@temporalio/worker';
+import { loadEnv } from '../config/env.js';
+import { createHttpExchange } from '../exchange/http-exchange.js';
+import { connectTemporal, openDatabase } from '../runtime/resources.js';
+import { createWorker } from './worker.js';
+import { ensurePriceSchedule } from './schedules.js';
+
+const env = loadEnv();
+const orm = await openDatabase(env);
+const { connection: clientConnection, client } = await connectTemporal(env);
+const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+
+const worker = await createWorker({
+  connection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  orm,
+  temporal: client,
+  exchange: createHttpExchange({ baseUrl: env.EXCHANGE_URL, timeoutMs: env.EXCHANGE_TIMEOUT }),
+  aggregationThreshold: env.AGGREGATION_THRESHOLD,
+  aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+  maxOrderTotal: env.MAX_AMOUNT,
+});
+await ensurePriceSchedule(client, env.TEMPORAL_TASK_QUEUE, env.PRICE_REFRESH_INTERVAL);
+
+// Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks have drained (the SDK's default shutdown).
+await worker.run();
+await clientConnection.close();
+await connection.close();
+await orm.close();

@@ -1,0 +1,3 @@
+export { orderWorkflow } from './order.js';
+export { poolWorkflow } from './pool.js';
+export { refreshPricesWorkflow } from './prices.js';

@@ -1,0 +1,134 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { formatUsd, readUsd, sum } from '../domain/money.js';
+import {
+  addToPoolSignal,
+  orderSettledSignal,
+  orderWorkflowId,
+  poolQuery,
+  type PooledOrder,
+  type Settlement,
+} from './definitions.js';
+import { dbActivity, exchangeActivity } from './retry.js';
+
+const db = proxyActivities<Activities>(dbActivity);
+const exchange = proxyActivities<Activities>(exchangeActivity);
+
+/** How many settled order ids are remembered across continue-as-new to drop late duplicate signals. */
+const REMEMBERED_SETTLED = 1_000;
+
+export interface PoolInput {
+  crypto: string;
+  /** The exchange minimum, USD string: the pool is bought once it holds this much. */
+  threshold: string;
+  /** A pool older than this is bought anyway, the house paying up to the minimum. */
+  maxWaitMs: number;
+  /** Carried across continue-as-new. */
+  pending?: (PooledOrder & { addedAt: number })[];
+  settled?: number[];
+  batches?: number;
+  /** Tests: continue-as-new once history exceeds this many events. */
+  historyLimit?: number;
+}
+
+/**
+ * The pool of one crypto's small orders. Signals add orders (deduplicated by id); once the pool
+ * reaches the threshold, or its oldest order has waited `maxWaitMs`, one batch buys them all.
+ * Orders arriving while a batch is bought wait for the next one. The pool continues-as-new when
+ * Temporal suggests it, carrying every pending order.
+ */
+export async function poolWorkflow(input: PoolInput): Promise<void> {
+  const threshold = readUsd(input.threshold);
+  const pending = new Map((input.pending ?? []).map((o) => [o.orderId, o]));
+  const settled = new Set(input.settled ?? []);
+  let batches = input.batches ?? 0;
+
+  const total = () => sum([...pending.values()].map((o) => readUsd(o.total)));
+  const oldest = () => Math.min(...[...pending.values()].map((o) => o.addedAt));
+  const flushAt = () => (pending.size === 0 ? undefined : oldest() + input.maxWaitMs);
+  const shouldContinueAsNew = () =>
+    workflowInfo().continueAsNewSuggested ||
+    (input.historyLimit !== undefined && workflowInfo().historyLength > input.historyLimit);
+
+  setHandler(addToPoolSignal, (order) => {
+    if (pending.has(order.orderId) || settled.has(order.orderId)) return;
+    pending.set(order.orderId, { ...order, addedAt: Date.now() });
+  });
+  setHandler(poolQuery, () => {
+    const now = Date.now();
+    const at = flushAt();
+    return {
+      crypto: input.crypto,
+      total: formatUsd(total()),
+      threshold: input.threshold,
+      orders: [...pending.values()].map(({ addedAt, ...o }) => ({ ...o, waitingMs: now - addedAt })),
+      batches,
+      flushInMs: at === undefined ? null : Math.max(0, at - now),
+    };
+  });
+
+  for (;;) {
+    const at = flushAt();
+    const full = () => total() >= threshold;
+    if (at === undefined) await condition(() => full() || shouldContinueAsNew() || pending.size > 0);
+    else await condition(() => full() || shouldContinueAsNew(), Math.max(0, at - Date.now()));
+
+    const due = flushAt();
+    if (full() || (due !== undefined && Date.now() >= due)) {
+      const orders = [...pending.values()];
+      await buyBatch(
+        `${input.crypto}-${++batches}-${uuid4().slice(0, 8)}`,
+        orders.map((o) => o.orderId),
+      );
+      for (const o of orders) {
+        pending.delete(o.orderId);
+        settled.add(o.orderId);
+      }
+    }
+    if (shouldContinueAsNew()) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof poolWorkflow>({
+        ...input,
+        pending: [...pending.values()],
+        settled: [...settled].slice(-REMEMBERED_SETTLED),
+        batches,
+      });
+    }
+  }
+
+  async function buyBatch(batchId: string, orderIds: number[]): Promise<void> {
+    const batch = await db.openBatch(batchId, input.crypto, orderIds);
+    if (batch.orderIds.length === 0) return;
+    let settlement: Settlement;
+    try {
+      const fill = await exchange.buyBatch(batch, input.crypto);
+      await db.completeBatch(batch.batchId, fill);
+      settlement = { state: 'completed', batchId };
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      const reason =
+        error.cause instanceof ApplicationFailure ? error.cause.message : 'the exchange could not be reached';
+      await db.failBatch(batch.batchId, reason);
+      settlement = { state: 'failed', batchId, reason };
+    }
+    await Promise.all(
+      batch.orderIds.map((id) =>
+        // An order workflow that is gone has nothing left to wait for.
+        getExternalWorkflowHandle(orderWorkflowId(id))
+          .signal(orderSettledSignal, settlement)
+          .catch(() => undefined),
+      ),
+    );
+  }
+}

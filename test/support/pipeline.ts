@@ -1,0 +1,151 @@
+import type { FastifyInstance } from 'fastify';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { buildSimulator } from '../../src/exchange/simulator/server.js';
+import { loadSimulatorConfig } from '../../src/exchange/simulator/config.js';
+import { createHttpExchange } from '../../src/exchange/http-exchange.js';
+import type { Exchange } from '../../src/exchange/exchange.js';
+import { temporalTestServerPath } from '../../src/temporal/binaries.js';
+import { createWorker, workflowsPath } from '../../src/worker/worker.js';
+import { register } from '../../src/services/accounts.js';
+import { deposit } from '../../src/services/wallet.js';
+import { seed } from '../../src/services/seed.js';
+import { parseUsd } from '../../src/domain/money.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+
+let runtimeInstalled = false;
+/** Worker logs only warnings and errors during tests. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => console.error(message),
+};
+
+export interface Simulator {
+  url: string;
+  app: FastifyInstance;
+  setFaults(faults: { failure_rate?: number; drop_rate?: number; latency_ms?: number }): Promise<void>;
+  fills(): Promise<{ client_order_id: string; notional: string; crypto: string }[]>;
+}
+
+/** The exchange simulator on a random loopback port. */
+export async function startSimulator(env: Record<string, string> = {}): Promise<Simulator> {
+  const app = buildSimulator(loadSimulatorConfig({ LOG_LEVEL: 'silent', ...env }));
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    url,
+    app,
+    async setFaults(faults) {
+      const res = await fetch(`${url}/admin/faults`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(faults),
+      });
+      if (!res.ok) throw new Error(`faults: ${res.status}`);
+    },
+    async fills() {
+      return (await fetch(`${url}/orders`)).json() as Promise<
+        { client_order_id: string; notional: string; crypto: string }[]
+      >;
+    },
+  };
+}
+
+export interface PipelineOptions {
+  maxWaitMs?: number;
+  /** Wraps the HTTP exchange driver, e.g. to fail a number of calls first. */
+  wrapExchange?: (exchange: Exchange) => Exchange;
+  simulatorEnv?: Record<string, string>;
+}
+
+export interface Pipeline {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  /** Runs `fn` with a fresh worker polling the pipeline's task queue (`worker.runUntil`). */
+  withWorker<T>(fn: Promise<T> | (() => Promise<T>)): Promise<T>;
+  db: TestDatabase;
+  sim: Simulator;
+  taskQueue: string;
+  close(): Promise<void>;
+}
+
+/** Time-skipping Temporal, a worker with the real activities, a fresh Postgres database and the simulator. */
+export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
+  quietRuntime();
+  const db = await createTestDatabase();
+  await seed(db.orm.em.fork(), { username: 'admin', password: 'admin-test-password' });
+  const sim = await startSimulator(options.simulatorEnv);
+  const path = temporalTestServerPath();
+  const env = await TestWorkflowEnvironment.createTimeSkipping(
+    path ? { server: { executable: { type: 'existing-path', path } } } : {},
+  );
+  const taskQueue = `pipeline-${Math.random().toString(36).slice(2, 8)}`;
+  const http = createHttpExchange({ baseUrl: sim.url, timeoutMs: 2_000 });
+  const workflowBundle: WorkflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const exchange = options.wrapExchange ? options.wrapExchange(http) : http;
+  const withWorker = async <T>(fn: Promise<T> | (() => Promise<T>)): Promise<T> => {
+    const worker = await createWorker(
+      {
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue,
+        orm: db.orm,
+        temporal: env.client,
+        exchange,
+        aggregationThreshold: 1000n,
+        aggregationMaxWaitMs: options.maxWaitMs ?? 15 * 60_000,
+        maxOrderTotal: 100_000_000n,
+      },
+      { workflowBundle, workflowsPath: undefined },
+    );
+    return worker.runUntil(fn);
+  };
+  return {
+    env,
+    client: env.client,
+    withWorker,
+    db,
+    sim,
+    taskQueue,
+    async close() {
+      await env.teardown();
+      await sim.app.close();
+      await db.drop();
+    },
+  };
+}
+
+let users = 0;
+/** A user with the given USD balance; returns the user id. */
+export async function fundedUser(db: TestDatabase, balance: string): Promise<number> {
+  const account = await register(db.orm.em.fork(), `buyer${++users}x${process.pid}`, 'irrelevant-password');
+  const parsed = parseUsd(balance);
+  if (parsed.ok) await deposit(db.orm.em.fork(), account.id, parsed.value);
+  return account.id;
+}
+
+export async function nextOrderId(db: TestDatabase): Promise<number> {
+  const [row] = await db.orm.em.fork().execute<{ id: string }[]>("select nextval('orders_id_seq') as id");
+  return Number(row!.id);
+}
+
+export async function balance(db: TestDatabase, userId: number): Promise<string> {
+  const [row] = await db.orm.em
+    .fork()
+    .execute<{ balance: string }[]>('select balance from wallets where user_id = ?', [userId]);
+  return row!.balance;
+}
+
+export async function addCrypto(db: TestDatabase, name: string, price: string): Promise<void> {
+  await db.orm.em.fork().execute('insert into crypto_currencies (name, price) values (?, ?)', [name, price]);
+}
