@@ -13,6 +13,7 @@ import { walletRoutes } from './routes/wallet.js';
 import { cryptoCurrencyRoutes } from './routes/crypto-currencies.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { healthRoutes } from './routes/health.js';
+import { orderRoutes } from './routes/orders.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,6 +58,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       await walletRoutes(api, { env });
       await cryptoCurrencyRoutes(api);
       await transactionRoutes(api);
+      await orderRoutes(api, { temporal: deps.temporal, taskQueue: env.TEMPORAL_TASK_QUEUE });
     },
     { prefix: API_PREFIX },
   );

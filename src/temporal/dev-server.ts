@@ -8,6 +8,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** SQLite file that keeps workflows across restarts; in memory when omitted. */
   dbFile?: string;
+  /** Extra namespaces to create at start ("default" always exists). */
+  namespaces?: string[];
   log?: (line: string) => void;
 }
 
@@ -52,6 +54,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
+  for (const namespace of options.namespaces ?? []) args.push('--namespace', namespace);
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = options.log ?? (() => undefined);
   child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));

