@@ -42,13 +42,14 @@ export interface StartApiOptions {
   env?: Record<string, string>;
   /** Also run the exchange simulator and a worker against the run's Temporal dev server. */
   worker?: boolean;
+  simulatorEnv?: Record<string, string>;
 }
 
 /** The real API on a random port, over a fresh seeded database and the run's Temporal dev server. */
 export async function startApi(options: StartApiOptions = {}): Promise<TestApi> {
   const db = await createTestDatabase();
   await seed(db.orm.em.fork(), { username: ADMIN.username, password: ADMIN.password });
-  const sim = options.worker ? await startSimulator() : undefined;
+  const sim = options.worker ? await startSimulator(options.simulatorEnv) : undefined;
   const env = testEnv({ DATABASE_URL: db.url, ...(sim ? { EXCHANGE_URL: sim.url } : {}), ...options.env });
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
@@ -109,6 +110,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
           .getHandle(wf.workflowId, wf.runId)
           .terminate('test finished')
           .catch(() => undefined);
+      }
+      for await (const schedule of temporal.schedule.list()) {
+        await temporal.schedule.getHandle(schedule.scheduleId).delete();
       }
       worker?.shutdown();
       await running;
