@@ -6,6 +6,7 @@ import { RefreshToken } from './refresh-token.js';
 import { Order } from './order.js';
 import { Batch } from './batch.js';
 import { IdempotencyKey } from './idempotency-key.js';
+import { AdminAction } from './admin-action.js';
 
 export * from './user.js';
 export * from './wallet.js';
@@ -15,6 +16,7 @@ export * from './refresh-token.js';
 export * from './order.js';
 export * from './batch.js';
 export * from './idempotency-key.js';
+export * from './admin-action.js';
 
 export const entities = [
   User,

@@ -23,6 +23,10 @@ export const Order = defineEntity({
     batchId: p.string().length(64).nullable().index(),
     exchangeOrderId: p.string().length(64).nullable(),
     failureReason: p.string().length(255).nullable(),
+    fraudRule: p.string().length(64).nullable(),
+    fraudReason: p.string().length(255).nullable(),
+    reviewedBy: () => p.manyToOne(User).nullable(),
+    reviewedAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

@@ -11,6 +11,10 @@ export const User = defineEntity({
     username: p.string().length(64).unique(),
     passwordHash: p.string().length(255).hidden(),
     role: p.enum(USER_ROLES).default('user'),
+    totpSecret: p.string().length(64).nullable().hidden(),
+    totpEnabled: p.boolean().default(false),
+    /** The last TOTP time step accepted, so a code works once. */
+    totpLastStep: p.bigint('number').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

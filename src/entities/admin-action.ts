@@ -1,0 +1,17 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { User } from './user.js';
+
+/** Audit log: every admin action, written in the same transaction as its effect. */
+export const AdminAction = defineEntity({
+  name: 'AdminAction',
+  tableName: 'admin_actions',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    admin: () => p.manyToOne(User),
+    action: p.string().length(64),
+    subject: p.string().length(128),
+    details: p.json<Record<string, unknown>>(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+export type IAdminAction = InferEntity<typeof AdminAction>;
