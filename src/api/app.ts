@@ -7,6 +7,7 @@ import { registerJsonBodyParser } from './json-body.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerDocs } from './plugins/docs.js';
+import { registerRateLimits } from './plugins/rate-limit.js';
 import { createTokenService } from './auth/tokens.js';
 import { authRoutes } from './routes/auth.js';
 import { walletRoutes } from './routes/wallet.js';
@@ -14,6 +15,7 @@ import { cryptoCurrencyRoutes } from './routes/crypto-currencies.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
+import { totpRoutes } from './routes/totp.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,6 +50,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // The API serves JSON only; a content security policy would only get in the docs pages' way.
   await app.register(fastifyHelmet, { contentSecurityPolicy: false });
   await registerAuth(app, env);
+  await registerRateLimits(app, env);
   await registerDocs(app, API_PREFIX);
   await healthRoutes(app, deps);
 
@@ -58,6 +61,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       await walletRoutes(api, { env });
       await cryptoCurrencyRoutes(api);
       await transactionRoutes(api);
+      await totpRoutes(api);
       await orderRoutes(api, { temporal: deps.temporal, taskQueue: env.TEMPORAL_TASK_QUEUE });
     },
     { prefix: API_PREFIX },

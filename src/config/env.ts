@@ -28,6 +28,22 @@ const usd = (fallback: string) =>
       return parsed.value;
     });
 
+/** "N/window": at most N in each window, e.g. "5/15m". */
+const limit = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const [count, window] = text.split('/');
+      const max = Number(count);
+      const windowMs = window ? parseDuration(window) : undefined;
+      if (!Number.isInteger(max) || max < 1 || windowMs === undefined || windowMs < 1) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a limit such as 100/1m` });
+        return z.NEVER;
+      }
+      return { max, windowMs };
+    });
+
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 const flag = (fallback: boolean) =>
   z
@@ -71,6 +87,18 @@ export const envSchema = z
     MAX_AMOUNT: usd('1000000.00'),
 
     TRUST_PROXY: flag(false),
+
+    RATE_LIMIT_ENABLED: flag(true),
+    /** Key prefix of the counters in Redis. */
+    RATE_LIMIT_NAMESPACE: z.string().default('crypto-purchase-rl:'),
+    /** Failed logins per account (wrong password or one-time code). */
+    RATE_LIMIT_LOGIN_FAILURES: limit('5/15m'),
+    /** Requests per IP to the auth routes (login, register, refresh, logout). */
+    RATE_LIMIT_AUTH_IP: limit('100/1m'),
+    RATE_LIMIT_REGISTER_IP: limit('30/1h'),
+    RATE_LIMIT_ORDERS_USER: limit('60/1m'),
+    /** Every authenticated request, per user. */
+    RATE_LIMIT_USER: limit('1000/1h'),
   })
   .superRefine((env, ctx) => {
     // A guessable or missing signing key is only tolerable on a developer's machine.
