@@ -27,4 +27,5 @@ export const entities = [
   Order,
   Batch,
   IdempotencyKey,
+  AdminAction,
 ];
