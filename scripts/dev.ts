@@ -45,11 +45,16 @@ const isListening = (port: number, host = '127.0.0.1') =>
     () => false,
   );
 
-async function step<T>(work: () => Promise<T>): Promise<T> {
+const elapsed = (since = startedAt) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+
+async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
   if (stopping) await new Promise(() => undefined); // shutdown is under way and ends with process.exit
+  const begun = performance.now();
   const running = work();
   inFlight = running.catch(() => undefined);
-  return running;
+  const result = await running;
+  say(`${label} (${elapsed(begun)})`);
+  return result;
 }
 
 async function shutdown(code: number): Promise<void> {
@@ -60,12 +65,19 @@ async function shutdown(code: number): Promise<void> {
   for (const { name, stop } of cleanups.reverse()) {
     await stop().catch((error: unknown) => say(`stopping ${name} failed: ${String(error)}`));
   }
+  say(code === 0 ? 'stopped' : `stopped after a failure (exit ${code})`);
   process.exit(code);
 }
 
+let firstSignalAt = 0;
 function onSignal(signal: NodeJS.Signals) {
-  if (stopping) say(`${signal} again: still stopping (children get SIGKILL after 10 s)`);
-  else void shutdown(0);
+  if (!stopping) {
+    firstSignalAt = Date.now();
+    void shutdown(0);
+  } else if (Date.now() - firstSignalAt > 1_000) {
+    // (tsx relays the terminal's Ctrl-C as well, so an immediate repeat is not the user's)
+    say(`${signal} again: still stopping (children get SIGKILL after 10 s)`);
+  }
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
@@ -110,7 +122,9 @@ async function startTemporal(env: Env): Promise<{ address: string; ui?: string }
     port,
     uiPort: TEMPORAL_UI_PORT,
     dbFile: join(dataDir, 'temporal.sqlite'), // workflows survive restarts
-    log: (chunk) => chunk.split('\n').forEach((line) => line.trim() && print('temporal', 'blue', line)),
+    // Its own shutdown logs a burst of harmless connection warnings: not worth showing.
+    log: (chunk) =>
+      chunk.split('\n').forEach((line) => line.trim() && !stopping && print('temporal', 'blue', line)),
   });
   cleanups.push({ name: 'temporal', stop: () => server.stop('SIGTERM') }); // SIGTERM lets SQLite flush
   return { address: server.address, ui: `http://127.0.0.1:${TEMPORAL_UI_PORT}` };
@@ -145,6 +159,7 @@ function spawnChild(tag: string, color: Color, script: string, env: NodeJS.Proce
   });
   prefixLines(child.stdout, tag, color);
   prefixLines(child.stderr, tag, color);
+  child.once('error', (error) => (say(`${tag} could not start: ${error.message}`), void shutdown(1)));
   // 'close' waits for the pipes too, which every process in the tree holds: the whole tree is gone.
   const closed = new Promise<void>((done) =>
     child.once('close', (code, signal) => {
@@ -170,21 +185,23 @@ function printBanner(env: Env, databaseUrl: string, temporal: { address: string;
   const api = `http://127.0.0.1:${env.API_PORT}/api/v1`;
   const db = new URL(databaseUrl);
   if (db.password) db.password = '***';
-  const password =
-    env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD ? `${DEV_ADMIN_PASSWORD} (the dev default)` : '$ADMIN_PASSWORD';
+  // The seed never changes an existing admin's password, hence "when first seeded".
+  const login =
+    env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD
+      ? `${env.ADMIN_USERNAME} / ${DEV_ADMIN_PASSWORD} (the dev default)`
+      : `${env.ADMIN_USERNAME} / the ADMIN_PASSWORD set when first seeded`;
   const rows = [
     ['API', `${api}/`],
     ['Swagger UI', `${api}/swagger/`],
     ['ReDoc', `${api}/redoc/`],
     ['OpenAPI', `${api}/openapi.json`],
-    ['Temporal UI', temporal.ui ?? `reusing the server at ${temporal.address} (UI wherever it serves one)`],
+    ['Temporal UI', temporal.ui ?? `not started here: reusing the server at ${temporal.address}`],
     ['Exchange sim', env.EXCHANGE_URL],
     ['Postgres', db.toString()],
-    ['Login', `${env.ADMIN_USERNAME} / ${password} (set when first seeded)`],
+    ['Login', login],
   ];
-  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
   console.log(`\n${rows.map(([k, v]) => `  ${styleText('bold', k!.padEnd(13))} ${v}`).join('\n')}`);
-  console.log(`\n  Ready in ${seconds} s. Ctrl-C stops everything.\n`);
+  console.log(`\n  Ready in ${elapsed()}. Ctrl-C stops everything.\n`);
 }
 
 async function main(): Promise<void> {
@@ -193,9 +210,9 @@ async function main(): Promise<void> {
   if (existsSync(envFile)) process.loadEnvFile(envFile); // variables already set win
   const env = loadEnv();
 
-  const databaseUrl = await step(() => startPostgres(env));
-  const temporal = await step(() => startTemporal(env));
-  await step(() => migrateAndSeed(env, databaseUrl));
+  const databaseUrl = await step('postgres ready', () => startPostgres(env));
+  const temporal = await step('temporal ready', () => startTemporal(env));
+  await step('migrated and seeded', () => migrateAndSeed(env, databaseUrl));
   if (stopping) return;
 
   const simPort = Number(new URL(env.EXCHANGE_URL).port || 80);

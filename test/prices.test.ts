@@ -2,6 +2,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { refreshPricesWorkflow } from '../src/workflows/index.js';
 import { createActivities } from '../src/activities/index.js';
+import { fraudConfig } from '../src/config/env.js';
 import { createHttpExchange } from '../src/exchange/http-exchange.js';
 import { temporalTestServerPath } from '../src/temporal/binaries.js';
 import { workflowsPath } from '../src/worker/worker.js';
@@ -10,7 +11,7 @@ import { PRICE_SCHEDULE_ID } from '../src/workflows/definitions.js';
 import { seed } from '../src/services/seed.js';
 import { createTestDatabase } from './support/db.js';
 import { quietRuntime, startSimulator } from './support/pipeline.js';
-import { eventually, startApi } from './support/api.js';
+import { eventually, startApi, testEnv } from './support/api.js';
 
 const PRICES = 'ABAN=4.00,BTC=51234.56,ETH=2999.99';
 
@@ -36,6 +37,8 @@ it('the refresh workflow copies the exchange prices into Postgres (time-skipping
         aggregationThreshold: 1000n,
         aggregationMaxWaitMs: 60_000,
         maxOrderTotal: 100_000_000n,
+        fraud: fraudConfig(testEnv()),
+        reviewTimeoutMs: 60_000,
       }),
     });
     const changed = await worker.runUntil(
@@ -63,7 +66,8 @@ it('the schedule refreshes prices periodically on the dev server', async () => {
     await ensurePriceSchedule(api.temporal, api.env.TEMPORAL_TASK_QUEUE, 1_000);
     const listed = await eventually(
       () => api.call('GET', 'exchanges/crypto-currencies/'),
-      (res) => res.body.some((c: { name: string; price: string }) => c.name === 'BTC' && c.price === '51234.56'),
+      (res) =>
+        res.body.some((c: { name: string; price: string }) => c.name === 'BTC' && c.price === '51234.56'),
     );
     expect(listed.body).toContainEqual({ name: 'ETH', price: '2999.99' });
     const description = await api.temporal.schedule.getHandle(PRICE_SCHEDULE_ID).describe();

@@ -9,6 +9,8 @@ import {
 } from '../src/workflows/definitions.js';
 import { ExchangeUnavailableError, type Exchange } from '../src/exchange/exchange.js';
 import { createActivities } from '../src/activities/index.js';
+import { fraudConfig } from '../src/config/env.js';
+import { testEnv } from './support/api.js';
 import { reconcile } from '../src/services/ledger.js';
 import {
   addCrypto,
@@ -210,9 +212,14 @@ it('refunds every order of a batch the exchange rejects', async () => {
 });
 
 it('continues-as-new with orders arriving throughout, losing and repeating nothing', async () => {
-  const user = await fundedUser(p.db, '100.00');
+  // Three buyers, so no one trips the fraud velocity rule.
+  const users = [
+    await fundedUser(p.db, '100.00'),
+    await fundedUser(p.db, '100.00'),
+    await fundedUser(p.db, '100.00'),
+  ];
   const inputs: OrderInput[] = [];
-  for (let i = 0; i < 27; i++) inputs.push(await order(user, 'P4', '1'));
+  for (let i = 0; i < 27; i++) inputs.push(await order(users[i % 3]!, 'P4', '1'));
   const { firstRunId, view, currentRunId } = await p.withWorker(async () => {
     const pool = await p.client.workflow.start(poolWorkflow, {
       args: [{ crypto: 'P4', threshold: '10.00', maxWaitMs: 15 * 60_000, historyLimit: 25 }],
@@ -272,6 +279,8 @@ it('a retried debit debits once', async () => {
     aggregationThreshold: 1000n,
     aggregationMaxWaitMs: 60_000,
     maxOrderTotal: 100_000_000n,
+    fraud: fraudConfig(testEnv()),
+    reviewTimeoutMs: 60_000,
   });
   const attempts = await Promise.all([
     activities.placeOrder(input),

@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import type { Exchange } from '../exchange/exchange.js';
 import type { Cents } from '../domain/money.js';
+import type { FraudConfig } from '../domain/fraud.js';
 import { createOrderActivities } from './orders.js';
 import { createPoolActivities } from './pool.js';
 import { createPriceActivities } from './prices.js';
@@ -15,6 +16,9 @@ export interface ActivityDeps {
   aggregationThreshold: Cents;
   aggregationMaxWaitMs: number;
   maxOrderTotal: Cents;
+  fraud: FraudConfig;
+  /** How long a held order waits for an admin before it is rejected and refunded. */
+  reviewTimeoutMs: number;
 }
 
 /** Every activity, built from its dependencies (tests pass real ones pointed at test servers). */

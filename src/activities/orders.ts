@@ -1,16 +1,32 @@
-import { completeOrder, placeOrder, refundOrder } from '../services/orders.js';
+import { completeOrder, findOrder, placeOrder, refundOrder } from '../services/orders.js';
+import { approveHeldOrder, rejectHeldOrder } from '../services/reviews.js';
 import type { Fill } from '../exchange/exchange.js';
 import type { OrderInput, OrderView, Placement } from '../workflows/definitions.js';
 import { permanentFailures } from './errors.js';
 import type { ActivityDeps } from './index.js';
 
-export function createOrderActivities({ orm, exchange, aggregationThreshold, maxOrderTotal }: ActivityDeps) {
+export function createOrderActivities(deps: ActivityDeps) {
+  const { orm, exchange, aggregationThreshold } = deps;
   return {
     /** The debit (see services/orders.ts): refusals are permanent and carry the API error code. */
-    async placeOrder(input: OrderInput): Promise<Placement> {
-      return permanentFailures(() =>
-        placeOrder(orm.em.fork(), input, { threshold: aggregationThreshold, maxTotal: maxOrderTotal }),
+    async placeOrder(input: OrderInput): Promise<Placement & { reviewTimeoutMs: number }> {
+      const placement = await permanentFailures(() =>
+        placeOrder(orm.em.fork(), input, {
+          threshold: aggregationThreshold,
+          maxTotal: deps.maxOrderTotal,
+          fraud: deps.fraud,
+        }),
       );
+      return { ...placement, reviewTimeoutMs: deps.reviewTimeoutMs };
+    },
+
+    async approveHeldOrder(orderId: number, adminId: number): Promise<Placement> {
+      return approveHeldOrder(orm.em.fork(), orderId, adminId, aggregationThreshold);
+    },
+
+    async rejectHeldOrder(orderId: number, adminId: number | null, reason: string): Promise<OrderView> {
+      await rejectHeldOrder(orm.em.fork(), orderId, adminId, reason);
+      return (await findOrder(orm.em.fork(), orderId))!;
     },
 
     /** Buys one order alone; the order id is the client order id, so a retry never buys twice. */

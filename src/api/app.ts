@@ -15,6 +15,7 @@ import { cryptoCurrencyRoutes } from './routes/crypto-currencies.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
+import { adminRoutes } from './routes/admin.js';
 import { totpRoutes } from './routes/totp.js';
 
 declare module 'fastify' {
@@ -63,6 +64,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       await transactionRoutes(api);
       await totpRoutes(api);
       await orderRoutes(api, { temporal: deps.temporal, taskQueue: env.TEMPORAL_TASK_QUEUE });
+      await adminRoutes(api, { env, temporal: deps.temporal });
     },
     { prefix: API_PREFIX },
   );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDecimal, USD_DECIMALS, QUANTITY_DECIMALS } from '../domain/money.js';
+import { ORDER_STATES } from '../entities/order.js';
 
 /**
  * A positive amount given as a JSON number or a decimal string, parsed exactly into minor units.
@@ -48,4 +49,53 @@ export const credentials = z.strictObject({
     .max(64)
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only'),
   password: z.string().min(8).max(256),
+});
+
+export const orderSchema = z.object({
+  id: z.number().int(),
+  crypto: z.string(),
+  amount: quantityOutput,
+  price: usdOutput,
+  total_price: usdOutput,
+  state: z.enum(ORDER_STATES),
+  batch_id: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const heldOrderSchema = orderSchema.extend({
+  user_id: z.number().int(),
+  username: z.string(),
+  fraud_rule: z.string().nullable(),
+  fraud_reason: z.string().nullable(),
+});
+
+export const poolSchema = z.object({
+  crypto: z.string(),
+  total: usdOutput,
+  threshold: usdOutput,
+  orders: z.array(
+    z.object({ orderId: z.number().int(), total: usdOutput, amount: quantityOutput, waitingMs: z.number() }),
+  ),
+  batches: z.number().int(),
+  flushInMs: z.number().nullable(),
+});
+
+export const cryptoAdminSchema = z.object({ name: z.string(), price: usdOutput, active: z.boolean() });
+export const walletAdminSchema = z.object({
+  user_id: z.number().int(),
+  username: z.string(),
+  balance: usdOutput,
+});
+export const reconcileSchema = z.object({
+  wallets: z.number().int(),
+  mismatches: z.array(
+    z.object({
+      wallet_id: z.number().int(),
+      user_id: z.number().int(),
+      balance: usdOutput,
+      ledger_sum: usdOutput,
+    }),
+  ),
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseUsd } from '../domain/money.js';
+import type { FraudConfig } from '../domain/fraud.js';
 
 const duration = (fallback: string) =>
   z
@@ -99,6 +100,23 @@ export const envSchema = z
     RATE_LIMIT_ORDERS_USER: limit('60/1m'),
     /** Every authenticated request, per user. */
     RATE_LIMIT_USER: limit('1000/1h'),
+
+    FRAUD_ENABLED: flag(true),
+    /** Hold a user's order once they placed this many within the window. */
+    FRAUD_VELOCITY: limit('20/1m'),
+    FRAUD_BALANCE_PERCENT: int(90),
+    FRAUD_BALANCE_MIN_TOTAL: usd('1000.00'),
+    FRAUD_HISTORY_MULTIPLIER: int(10),
+    FRAUD_HISTORY_MIN_ORDERS: int(3),
+    FRAUD_HISTORY_MIN_TOTAL: usd('100.00'),
+    FRAUD_NEW_ACCOUNT_AGE: duration('24h'),
+    FRAUD_NEW_ACCOUNT_HOLD_TOTAL: usd('500.00'),
+    FRAUD_NEW_ACCOUNT_REJECT_TOTAL: usd('5000.00'),
+    FRAUD_BURST_WINDOW: duration('10m'),
+    FRAUD_BURST_PERCENT: int(90),
+    FRAUD_BURST_MIN_TOTAL: usd('200.00'),
+    /** A held order nobody reviewed within this time is rejected and refunded. */
+    FRAUD_REVIEW_TIMEOUT: duration('24h'),
   })
   .superRefine((env, ctx) => {
     // A guessable or missing signing key is only tolerable on a developer's machine.
@@ -112,6 +130,29 @@ export const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+export function fraudConfig(env: Env): FraudConfig {
+  return {
+    enabled: env.FRAUD_ENABLED,
+    velocity: env.FRAUD_VELOCITY,
+    balance: { percent: env.FRAUD_BALANCE_PERCENT, minTotal: env.FRAUD_BALANCE_MIN_TOTAL },
+    history: {
+      multiplier: env.FRAUD_HISTORY_MULTIPLIER,
+      minOrders: env.FRAUD_HISTORY_MIN_ORDERS,
+      minTotal: env.FRAUD_HISTORY_MIN_TOTAL,
+    },
+    newAccount: {
+      ageMs: env.FRAUD_NEW_ACCOUNT_AGE,
+      holdTotal: env.FRAUD_NEW_ACCOUNT_HOLD_TOTAL,
+      rejectTotal: env.FRAUD_NEW_ACCOUNT_REJECT_TOTAL,
+    },
+    burst: {
+      windowMs: env.FRAUD_BURST_WINDOW,
+      percent: env.FRAUD_BURST_PERCENT,
+      minTotal: env.FRAUD_BURST_MIN_TOTAL,
+    },
+  };
+}
 
 /** Validates the environment once; start-up fails fast with every problem listed. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {

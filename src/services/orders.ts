@@ -4,10 +4,12 @@ import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cent
 import { badRequest, notFound } from '../domain/errors.js';
 import { isoTime } from '../db/values.js';
 import { appendEntry, creditWallet, debitWallet } from './wallet.js';
+import { gatherFraudFacts } from './fraud.js';
+import { assess, type FraudConfig } from '../domain/fraud.js';
 import type { OrderInput, OrderState, OrderView, Placement } from '../workflows/definitions.js';
 import type { Page } from './pagination.js';
 
-interface OrderRow {
+export interface OrderRow {
   id: string;
   crypto: string;
   amount: string;
@@ -75,22 +77,32 @@ export interface PlaceOptions {
   threshold: Cents;
   /** Largest accepted order total. */
   maxTotal: Cents;
+  fraud: FraudConfig;
+}
+
+/** Where a placed order goes next, from what the debit transaction recorded. */
+function routeOf(
+  row: { state: OrderState; total_price: string; fraud_rule: string | null },
+  threshold: Cents,
+) {
+  if (row.state === 'held') return 'review';
+  if (row.state === 'failed' && row.fraud_rule) return 'rejected';
+  return readUsd(row.total_price) >= threshold ? 'exchange' : 'pool';
 }
 
 /**
- * The debit: one transaction reads the price, debits the wallet only if it holds the total, and
- * inserts the order and its ledger entry. Idempotent by order id: a retry after the commit finds
- * the order and changes nothing.
+ * The debit: one transaction reads the price, asks the fraud rules, debits the wallet only if it
+ * holds the total, and inserts the order and its ledger entry. A rejected order is recorded as
+ * failed without moving money; a held one is debited and waits for review. Idempotent by order
+ * id: a retry after the commit finds the order and changes nothing.
  */
 export async function placeOrder(
   em: EntityManager,
   input: OrderInput,
   options: PlaceOptions,
 ): Promise<Placement> {
-  const routeOf = (order: OrderView): Placement['route'] =>
-    readUsd(order.total_price) >= options.threshold ? 'exchange' : 'pool';
-  const existing = await findOrder(em, input.orderId);
-  if (existing) return { order: existing, route: routeOf(existing) };
+  const existing = await findPlacement(em, input.orderId, options.threshold);
+  if (existing) return existing;
   try {
     await em.transactional(async (tx) => {
       const crypto = await activeCrypto(tx, input.crypto);
@@ -100,9 +112,19 @@ export async function placeOrder(
       if (total > options.maxTotal) {
         throw badRequest('total_too_large', `the order total must not exceed ${formatUsd(options.maxTotal)}`);
       }
+      const decision = assess(await gatherFraudFacts(tx, input.userId, total, options.fraud), options.fraud);
+      const state: OrderState =
+        decision.action === 'reject'
+          ? 'failed'
+          : decision.action === 'hold'
+            ? 'held'
+            : total >= options.threshold
+              ? 'pending'
+              : 'aggregated';
       // The order row goes first: a concurrent attempt for the same id waits on it, then finds it.
       await tx.execute(
-        `insert into orders (id, user_id, crypto_id, amount, price, total_price, state) values (?, ?, ?, ?, ?, ?, ?)`,
+        `insert into orders (id, user_id, crypto_id, amount, price, total_price, state, fraud_rule, fraud_reason,
+           failure_reason) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           input.orderId,
           input.userId,
@@ -110,9 +132,13 @@ export async function placeOrder(
           input.amount,
           formatUsd(crypto.price),
           formatUsd(total),
-          total >= options.threshold ? 'pending' : 'aggregated',
+          state,
+          decision.rule ?? null,
+          decision.reason ?? null,
+          decision.action === 'reject' ? `rejected: ${decision.reason}` : null,
         ],
       );
+      if (decision.action === 'reject') return;
       const wallet = await debitWallet(tx, input.userId, total);
       await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
     });
@@ -120,8 +146,20 @@ export async function placeOrder(
     // A concurrent attempt committed first; fall through to read what it wrote.
     if (!(error instanceof UniqueConstraintViolationException)) throw error;
   }
-  const order = (await findOrder(em, input.orderId))!;
-  return { order, route: routeOf(order) };
+  return (await findPlacement(em, input.orderId, options.threshold))!;
+}
+
+async function findPlacement(
+  em: EntityManager,
+  orderId: number,
+  threshold: Cents,
+): Promise<Placement | undefined> {
+  const [row] = await em.execute<(OrderRow & { fraud_rule: string | null; fraud_reason: string | null })[]>(
+    `${SELECT.replace('select ', 'select o.fraud_rule, o.fraud_reason, ')} where o.id = ?`,
+    [orderId],
+  );
+  if (!row) return undefined;
+  return { order: toOrderView(row), route: routeOf(row, threshold), reason: row.fraud_reason ?? undefined };
 }
 
 export async function completeOrder(

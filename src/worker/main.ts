@@ -1,5 +1,5 @@
 import { NativeConnection } from '@temporalio/worker';
-import { loadEnv } from '../config/env.js';
+import { fraudConfig, loadEnv } from '../config/env.js';
 import { createHttpExchange } from '../exchange/http-exchange.js';
 import { connectTemporal, openDatabase } from '../runtime/resources.js';
 import { createWorker } from './worker.js';
@@ -20,6 +20,8 @@ const worker = await createWorker({
   aggregationThreshold: env.AGGREGATION_THRESHOLD,
   aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
   maxOrderTotal: env.MAX_AMOUNT,
+  fraud: fraudConfig(env),
+  reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
 });
 await ensurePriceSchedule(client, env.TEMPORAL_TASK_QUEUE, env.PRICE_REFRESH_INTERVAL);
 

@@ -28,7 +28,15 @@ export interface OrderView {
 /** Result of the debit: the order, and whether it is bought alone or through the crypto's pool. */
 export interface Placement {
   order: OrderView;
-  route: 'exchange' | 'pool';
+  /** `review`: held by the fraud rules; `rejected`: refused by them, no money moved. */
+  route: 'exchange' | 'pool' | 'review' | 'rejected';
+  /** Why the fraud rules held or rejected it. */
+  reason?: string;
+}
+
+export interface Review {
+  decision: 'approve' | 'reject';
+  adminId: number;
 }
 
 export interface OrderStatus {
@@ -64,6 +72,8 @@ export interface PoolView {
 /** Answers POST orders/ once the debit has committed (or been refused). */
 export const placeOrderUpdate = defineUpdate<OrderView>('placeOrder');
 export const orderStatusQuery = defineQuery<OrderStatus>('status');
+/** An admin's decision on a held order; answers with the order once the decision is applied. */
+export const reviewOrderUpdate = defineUpdate<OrderView, [Review]>('review');
 /** Sent by the pool when the batch holding the order is settled. */
 export const orderSettledSignal = defineSignal<[Settlement]>('settled');
 

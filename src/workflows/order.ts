@@ -11,9 +11,12 @@ import {
   orderSettledSignal,
   orderStatusQuery,
   placeOrderUpdate,
+  reviewOrderUpdate,
   type OrderInput,
   type OrderStatus,
   type OrderView,
+  type Placement,
+  type Review,
   type Settlement,
 } from './definitions.js';
 import { dbActivity, exchangeActivity } from './retry.js';
@@ -30,15 +33,28 @@ function refusal(error: unknown): ApplicationFailure | undefined {
     : undefined;
 }
 
+/** A refusal the API turns into its status and error code (see api/orders/placement.ts). */
+const apiRefusal = (status: number, code: string, message: string) =>
+  ApplicationFailure.create({
+    type: code,
+    message,
+    nonRetryable: true,
+    details: [{ status, code, message }],
+  });
+
 /**
  * One purchase, from debit to settlement. The API waits on the `placeOrder` update, which answers
- * once the debit has committed or been refused. Then the order is bought alone (≥ threshold) or
- * joins its crypto's pool and waits for the batch; a failed purchase is refunded.
+ * once the debit has committed or been refused. An order the fraud rules hold waits for an admin's
+ * `review` (or is rejected and refunded when nobody reviews it in time). Then the order is bought
+ * alone (≥ threshold) or joins its crypto's pool and waits for the batch; a failed purchase is
+ * refunded.
  */
 export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   let status: OrderStatus = { orderId: input.orderId, state: 'placing' };
   let placement: PlacementOutcome | undefined;
   let settlement: Settlement | undefined;
+  let review: Review | undefined;
+  let reviewed: OrderView | undefined;
 
   setHandler(orderStatusQuery, () => status);
   setHandler(placeOrderUpdate, async () => {
@@ -46,6 +62,19 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     if (!placement!.ok) throw placement!.failure;
     return placement!.order;
   });
+  setHandler(
+    reviewOrderUpdate,
+    async (decision) => {
+      review = decision;
+      await condition(() => reviewed !== undefined);
+      return reviewed!;
+    },
+    {
+      validator: (_decision: Review) => {
+        if (status.state !== 'held' || review) throw new Error('the order is not waiting for review');
+      },
+    },
+  );
   // The first settlement wins; a repeated signal changes nothing.
   setHandler(orderSettledSignal, (s) => void (settlement ??= s));
 
@@ -55,42 +84,59 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   } catch (error) {
     const failure = refusal(error);
     if (!failure) throw error;
-    placement = { ok: false, failure };
-    status = { ...status, state: 'rejected', reason: failure.message };
-    await condition(allHandlersFinished);
-    return status;
+    return finish({ ok: false, failure }, { state: 'rejected', reason: failure.message });
+  }
+  if (placed.route === 'rejected') {
+    const reason = placed.reason ?? 'refused by the fraud rules';
+    return finish(
+      { ok: false, failure: apiRefusal(422, 'order_rejected', reason) },
+      { state: 'rejected', reason },
+    );
   }
   placement = { ok: true, order: placed.order };
-  const { order } = placed;
-  status = { ...status, state: order.state };
+  status = { ...status, state: placed.order.state };
 
-  if (placed.route === 'exchange') {
+  let next: Placement = placed;
+  if (placed.route === 'review') {
+    status = { ...status, reason: placed.reason };
+    const decided = await condition(() => review !== undefined, placed.reviewTimeoutMs);
+    if (!decided || review!.decision === 'reject') {
+      const reason = decided ? 'rejected by review' : 'not reviewed in time';
+      reviewed = await db.rejectHeldOrder(input.orderId, decided ? review!.adminId : null, reason);
+      return finish(undefined, { state: 'failed', reason });
+    }
+    next = await db.approveHeldOrder(input.orderId, review!.adminId);
+    reviewed = next.order;
+    status = { ...status, state: next.order.state, reason: undefined };
+  }
+
+  const { order } = next;
+  if (next.route === 'exchange') {
     const fill = await exchange.buyOrder(order).catch((error: unknown) => {
       if (!(error instanceof ActivityFailure)) throw error;
       return refusal(error)?.message ?? 'the exchange could not be reached';
     });
     if (typeof fill === 'string') {
       await db.refundOrder(order.id, fill);
-      status = { ...status, state: 'failed', reason: fill };
-    } else {
-      await db.completeOrder(order.id, fill.exchangeOrderId);
-      status = { ...status, state: 'completed' };
+      return finish(undefined, { state: 'failed', reason: fill });
     }
-  } else {
-    await db.enqueueInPool(order.crypto, {
-      orderId: order.id,
-      total: order.total_price,
-      amount: order.amount,
-    });
-    status = { ...status, state: 'aggregated' };
-    await condition(() => settlement !== undefined);
-    status = {
-      ...status,
-      state: settlement!.state,
-      batchId: settlement!.batchId,
-      reason: settlement!.reason,
-    };
+    await db.completeOrder(order.id, fill.exchangeOrderId);
+    return finish(undefined, { state: 'completed' });
   }
-  await condition(allHandlersFinished);
-  return status;
+  await db.enqueueInPool(order.crypto, { orderId: order.id, total: order.total_price, amount: order.amount });
+  status = { ...status, state: 'aggregated' };
+  await condition(() => settlement !== undefined);
+  return finish(undefined, {
+    state: settlement!.state,
+    batchId: settlement!.batchId,
+    reason: settlement!.reason,
+  });
+
+  /** Records the final status and lets every update in flight answer before the workflow closes. */
+  async function finish(outcome: PlacementOutcome | undefined, final: Omit<OrderStatus, 'orderId'>) {
+    if (outcome) placement = outcome;
+    status = { orderId: input.orderId, ...final };
+    await condition(allHandlersFinished);
+    return status;
+  }
 }

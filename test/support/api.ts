@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { buildApp } from '../../src/api/app.js';
-import { loadEnv, type Env } from '../../src/config/env.js';
+import { fraudConfig, loadEnv, type Env } from '../../src/config/env.js';
 import { seed } from '../../src/services/seed.js';
 import { createHttpExchange } from '../../src/exchange/http-exchange.js';
 import { createWorker } from '../../src/worker/worker.js';
@@ -69,6 +69,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
       aggregationThreshold: env.AGGREGATION_THRESHOLD,
       aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
       maxOrderTotal: env.MAX_AMOUNT,
+      fraud: fraudConfig(env),
+      reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
     });
     running = worker.run();
   }

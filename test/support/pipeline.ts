@@ -12,6 +12,9 @@ import { register } from '../../src/services/accounts.js';
 import { deposit } from '../../src/services/wallet.js';
 import { seed } from '../../src/services/seed.js';
 import { parseUsd } from '../../src/domain/money.js';
+import { fraudConfig } from '../../src/config/env.js';
+import type { FraudConfig } from '../../src/domain/fraud.js';
+import { testEnv } from './api.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 let runtimeInstalled = false;
@@ -66,6 +69,8 @@ export interface PipelineOptions {
   /** Wraps the HTTP exchange driver, e.g. to fail a number of calls first. */
   wrapExchange?: (exchange: Exchange) => Exchange;
   simulatorEnv?: Record<string, string>;
+  fraud?: FraudConfig;
+  reviewTimeoutMs?: number;
 }
 
 export interface Pipeline {
@@ -105,6 +110,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         aggregationThreshold: 1000n,
         aggregationMaxWaitMs: options.maxWaitMs ?? 15 * 60_000,
         maxOrderTotal: 100_000_000n,
+        fraud: options.fraud ?? fraudConfig(testEnv()),
+        reviewTimeoutMs: options.reviewTimeoutMs ?? 24 * 3_600_000,
       },
       { workflowBundle, workflowsPath: undefined },
     );

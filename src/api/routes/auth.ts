@@ -4,8 +4,11 @@ import { z } from 'zod';
 import { register, verifyCredentials } from '../../services/accounts.js';
 import { credentials, errorSchema, tokenPair } from '../schemas.js';
 import type { TokenService } from '../auth/tokens.js';
+import { otpCode } from './totp.js';
 
 const refreshBody = z.strictObject({ refresh: z.string().min(1) });
+/** Users with TOTP enabled also send the current code from their authenticator app. */
+const loginBody = z.strictObject({ ...credentials.shape, otp: otpCode.optional() });
 
 export async function authRoutes(app: FastifyInstance, { tokens }: { tokens: TokenService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -32,13 +35,14 @@ export async function authRoutes(app: FastifyInstance, { tokens }: { tokens: Tok
     {
       schema: {
         tags,
-        summary: 'Exchange credentials for an access and a refresh token',
-        body: credentials,
+        summary: 'Exchange credentials (and the TOTP code, once enabled) for an access and a refresh token',
+        body: loginBody,
         response: { 200: tokenPair, 400: errorSchema, 401: errorSchema },
       },
     },
     async (request) => {
-      const account = await verifyCredentials(request.em, request.body.username, request.body.password);
+      const { username, password, otp } = request.body;
+      const account = await verifyCredentials(request.em, username, password, otp);
       return tokens.issue(request.em, account);
     },
   );

@@ -7,29 +7,15 @@ import { idempotencyHeaders, idempotencyKey } from '../idempotency-key.js';
 import {
   errorSchema,
   idParams,
+  orderSchema,
   pageOf,
   pageQuery,
   quantityInput,
   quantityOutput,
-  usdOutput,
 } from '../schemas.js';
-import { ORDER_STATES } from '../../entities/order.js';
 
 /** At most a billion coins in one order; the total is capped separately by MAX_AMOUNT. */
 const MAX_QUANTITY = 10n ** 17n;
-
-const orderSchema = z.object({
-  id: z.number().int(),
-  crypto: z.string(),
-  amount: quantityOutput,
-  price: usdOutput,
-  total_price: usdOutput,
-  state: z.enum(ORDER_STATES),
-  batch_id: z.string().nullable(),
-  failure_reason: z.string().nullable(),
-  created_at: z.string(),
-  updated_at: z.string(),
-});
 
 const orderBody = z.strictObject({
   crypto: z

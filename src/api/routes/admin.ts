@@ -1,0 +1,185 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { conflict } from '../../domain/errors.js';
+import {
+  auditedReconcile,
+  heldOrderState,
+  listCryptos,
+  listHeldOrders,
+  listWallets,
+  updateCrypto,
+} from '../../services/admin.js';
+import {
+  orderWorkflowId,
+  poolQuery,
+  poolWorkflowId,
+  reviewOrderUpdate,
+  type PoolView,
+} from '../../workflows/definitions.js';
+import {
+  cryptoAdminSchema,
+  errorSchema,
+  heldOrderSchema,
+  idParams,
+  orderSchema,
+  pageOf,
+  pageQuery,
+  poolSchema,
+  reconcileSchema,
+  usdInput,
+  walletAdminSchema,
+} from '../schemas.js';
+import type { Env } from '../../config/env.js';
+import { formatUsd } from '../../domain/money.js';
+
+export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env: Env; temporal: Client }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['admin'];
+  const security = [{ bearerAuth: [] }];
+  const guarded = { onRequest: app.requireAdmin };
+  const denied = { 401: errorSchema, 403: errorSchema };
+
+  r.get(
+    '/admin/orders/held/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'Orders held by the fraud rules, newest first',
+        querystring: pageQuery,
+        response: { 200: pageOf(heldOrderSchema), 400: errorSchema, ...denied },
+      },
+    },
+    async (request) => listHeldOrders(request.em, request.query.limit, request.query.cursor),
+  );
+
+  const review = (decision: 'approve' | 'reject') =>
+    r.post(
+      `/admin/orders/:id/${decision}/`,
+      {
+        ...guarded,
+        schema: {
+          tags,
+          security,
+          summary:
+            decision === 'approve'
+              ? 'Release a held order to be bought'
+              : 'Refuse a held order and refund it',
+          params: idParams,
+          response: { 200: orderSchema, 404: errorSchema, 409: errorSchema, ...denied },
+        },
+      },
+      async (request) => {
+        const orderId = request.params.id;
+        if ((await heldOrderState(request.em, orderId)) !== 'held') {
+          throw conflict('order_not_held', 'the order is not waiting for review');
+        }
+        try {
+          return await temporal.workflow
+            .getHandle(orderWorkflowId(orderId))
+            .executeUpdate(reviewOrderUpdate, { args: [{ decision, adminId: request.user.id }] });
+        } catch (error) {
+          // The validator refused: another admin decided first.
+          if (error instanceof WorkflowUpdateFailedError)
+            throw conflict('order_not_held', 'the order is not waiting for review');
+          throw error;
+        }
+      },
+    );
+  review('approve');
+  review('reject');
+
+  r.get(
+    '/admin/pools/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'The pool of small orders of every crypto (from its workflow)',
+        response: { 200: z.array(poolSchema), ...denied },
+      },
+    },
+    async (request) => {
+      const cryptos = await listCryptos(request.em);
+      return Promise.all(
+        cryptos.map(async ({ name }): Promise<PoolView> => {
+          try {
+            return await temporal.workflow.getHandle(poolWorkflowId(name)).query(poolQuery);
+          } catch {
+            // No pool workflow yet: nothing has been pooled for this crypto.
+            const threshold = formatUsd(env.AGGREGATION_THRESHOLD);
+            return { crypto: name, total: '0.00', threshold, orders: [], batches: 0, flushInMs: null };
+          }
+        }),
+      );
+    },
+  );
+
+  r.get(
+    '/admin/crypto-currencies/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'Every crypto, active or not',
+        response: { 200: z.array(cryptoAdminSchema), ...denied },
+      },
+    },
+    async (request) => listCryptos(request.em),
+  );
+
+  r.patch(
+    '/admin/crypto-currencies/:name/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'Set a crypto’s price or (de)activate it',
+        params: z.strictObject({
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9]{1,10}$/)
+            .transform((s) => s.toUpperCase()),
+        }),
+        body: z.strictObject({ price: usdInput(env.MAX_AMOUNT).optional(), active: z.boolean().optional() }),
+        response: { 200: cryptoAdminSchema, 400: errorSchema, 404: errorSchema, ...denied },
+      },
+    },
+    async (request) => updateCrypto(request.em, request.user.id, request.params.name, request.body),
+  );
+
+  r.get(
+    '/admin/reconcile/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'Check that every wallet equals the sum of its ledger',
+        response: { 200: reconcileSchema, ...denied },
+      },
+    },
+    async (request) => auditedReconcile(request.em, request.user.id),
+  );
+
+  r.get(
+    '/admin/wallets/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'Every wallet, read-only',
+        querystring: pageQuery,
+        response: { 200: pageOf(walletAdminSchema), 400: errorSchema, ...denied },
+      },
+    },
+    async (request) => listWallets(request.em, request.query.limit, request.query.cursor),
+  );
+}
