@@ -7,7 +7,7 @@ COPY package.json package-lock.json ./
 # --omit=dev drops the toolchain and the `node` package (the image has its own Node 24).
 # argon2, esbuild, @swc/core and the Temporal bridge ship prebuilt binaries: no compiler needed.
 # (npm 10 ignores package.json's `allowScripts`, which is for npm 11's install-script gating.)
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production

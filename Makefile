@@ -9,8 +9,10 @@ RUN := npm run --silent
 help: ## Show the available commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# `npm install` rather than `npm ci`: the lockfile leaves out platform packages (other OSes' swc and
+# resolver builds) that the registry mirror does not carry, which `npm ci` treats as out of sync.
 node_modules/.package-lock.json: package.json package-lock.json
-	$(NPM) ci --no-audit --no-fund
+	$(NPM) install --no-audit --no-fund
 	@touch $@
 
 .tools/bin/temporal-test-server:
