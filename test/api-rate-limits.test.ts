@@ -109,3 +109,14 @@ describe('with Redis', () => {
     expectLimited(await login(first, user.username, GOOD));
   });
 });
+
+it('wrong one-time codes per user', async () => {
+  const api = await apiWith({ RATE_LIMIT_LOGIN_FAILURES: '3/15m' });
+  const user = await newUser(api);
+  expect((await api.call('POST', 'accounts/totp/enroll/', { token: user.access })).status).toBe(200);
+  const confirm = () =>
+    api.call('POST', 'accounts/totp/confirm/', { token: user.access, body: { code: '000000' } });
+  // A fixed wrong code: a (one in a million) match would only end the test early.
+  for (let i = 0; i < 3; i++) expect((await confirm()).status).toBe(400);
+  expectLimited(await confirm());
+});

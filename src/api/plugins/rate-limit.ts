@@ -50,28 +50,36 @@ export async function registerRateLimits(app: FastifyInstance, env: Env): Promis
   const registerIp = enforce(env.RATE_LIMIT_REGISTER_IP, byIp('register'));
   const ordersUser = enforce(env.RATE_LIMIT_ORDERS_USER, byUser('orders'));
   const everyUser = enforce(env.RATE_LIMIT_USER, byUser('user'));
-  const loginFailures = counter(env.RATE_LIMIT_LOGIN_FAILURES, (r) => `login-failures:${loginName(r)}`);
-
-  // An account that used up its failed logins is refused before its password is even checked.
-  const checkLoginFailures: preHandlerAsyncHookHandler = async (request, reply) => {
-    const status = await loginFailures(request, { increment: false });
-    if (!status.isAllowed && status.remaining === 0) throw tooMany(reply, status.ttlInSeconds);
+  // Guessing defences: an account (login) or a user (one-time codes) that used up its failures is
+  // refused before the secret is even checked. Failures are counted once the response is known.
+  const failureGuard = (key: Key, failed: (reply: FastifyReply) => boolean) => {
+    const count = counter(env.RATE_LIMIT_LOGIN_FAILURES, key);
+    const check: preHandlerAsyncHookHandler = async (request, reply) => {
+      const status = await count(request, { increment: false });
+      if (!status.isAllowed && status.remaining === 0) throw tooMany(reply, status.ttlInSeconds);
+    };
+    const record = async (request: FastifyRequest, reply: FastifyReply) => {
+      if (failed(reply)) await count(request);
+    };
+    return { check, record };
   };
-  const countLoginFailure = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (reply.statusCode === 401) await loginFailures(request);
-  };
+  const loginFailures = failureGuard((r) => `login-failures:${loginName(r)}`, (reply) => reply.statusCode === 401);
+  const codeFailures = failureGuard(byUser('otp-failures'), (reply) => reply.statusCode === 400);
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const url = route.url;
     const hooks: preHandlerAsyncHookHandler[] = [];
     if (url.includes('/accounts/auth/')) hooks.push(authIp);
     if (url.endsWith('/accounts/auth/register/')) hooks.push(registerIp);
-    if (url.endsWith('/accounts/auth/login/')) {
-      hooks.push(checkLoginFailures);
-      route.onResponse = [countLoginFailure, ...[route.onResponse ?? []].flat()];
-    }
+    const guard = url.endsWith('/accounts/auth/login/')
+      ? loginFailures
+      : /\/accounts\/totp\/(confirm|disable)\/$/.test(url)
+        ? codeFailures
+        : undefined;
+    if (guard) route.onResponse = [guard.record, ...[route.onResponse ?? []].flat()];
     // Authenticated routes authenticate on onRequest, so `request.user` is known here.
     if (route.onRequest) hooks.push(everyUser);
+    if (guard) hooks.push(guard.check);
     if (url.endsWith('/orders/') && [route.method].flat().includes('POST')) hooks.push(ordersUser);
     if (hooks.length) route.preHandler = [...hooks, ...[route.preHandler ?? []].flat()];
   });
