@@ -180,3 +180,26 @@ describe('reading orders', () => {
     expect((await api.call('GET', 'orders/', {})).status).toBe(401);
   });
 });
+
+describe('metrics', () => {
+  it('the API exports orders by state, placement latency and pools; the worker its decisions', async () => {
+    const user = await fundedUser('100.00');
+    const placed = await buy(user.access, { crypto: 'ABAN', amount: 3 });
+    await eventually(
+      () => getOrder(user.access, placed.body.id),
+      (r) => r.body.state === 'completed',
+    );
+    const res = await fetch(`${api.url.replace('/api/v1', '')}/metrics`);
+    const text = await res.text();
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(text).toMatch(/^orders\{state="completed"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^order_placement_duration_seconds_count\{status="201"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^pool_orders\{crypto="ABAN"\} \d+$/m);
+    expect(text).toMatch(
+      /^http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/orders\/",status="201"\} /m,
+    );
+    const worker = await api.workerMetrics!.registry.metrics();
+    expect(worker).toMatch(/^fraud_decisions_total\{action="allow",rule="none"\} [1-9]\d*$/m);
+    expect(worker).toMatch(/^exchange_buys_total\{kind="order",outcome="filled"\} [1-9]\d*$/m);
+  });
+});

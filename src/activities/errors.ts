@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { AppError } from '../domain/errors.js';
 import { ExchangeRejectedError } from '../exchange/exchange.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 /**
  * Turns the errors that retrying cannot fix into non-retryable failures the workflow can read:
@@ -26,6 +27,23 @@ export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
         nonRetryable: true,
       });
     }
+    throw error;
+  }
+}
+
+/** Counts an exchange purchase attempt by outcome: filled, rejected (permanent) or failed (retried). */
+export async function countBuy<T>(
+  deps: { metrics?: WorkerMetrics },
+  kind: 'order' | 'batch',
+  buy: () => Promise<T>,
+): Promise<T> {
+  try {
+    const fill = await buy();
+    deps.metrics?.exchangeBuys.inc({ kind, outcome: 'filled' });
+    return fill;
+  } catch (error) {
+    const outcome = error instanceof ApplicationFailure && error.nonRetryable ? 'rejected' : 'failed';
+    deps.metrics?.exchangeBuys.inc({ kind, outcome });
     throw error;
   }
 }

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Exchange } from '../exchange/exchange.js';
 import type { Cents } from '../domain/money.js';
 import type { FraudConfig } from '../domain/fraud.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { createOrderActivities } from './orders.js';
 import { createPoolActivities } from './pool.js';
 import { createPriceActivities } from './prices.js';
@@ -19,6 +20,7 @@ export interface ActivityDeps {
   fraud: FraudConfig;
   /** How long a held order waits for an admin before it is rejected and refunded. */
   reviewTimeoutMs: number;
+  metrics?: WorkerMetrics;
 }
 
 /** Every activity, built from its dependencies (tests pass real ones pointed at test servers). */

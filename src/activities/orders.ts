@@ -2,7 +2,7 @@ import { completeOrder, findOrder, placeOrder, refundOrder } from '../services/o
 import { approveHeldOrder, rejectHeldOrder } from '../services/reviews.js';
 import type { Fill } from '../exchange/exchange.js';
 import type { OrderInput, OrderView, Placement } from '../workflows/definitions.js';
-import { permanentFailures } from './errors.js';
+import { countBuy, permanentFailures } from './errors.js';
 import type { ActivityDeps } from './index.js';
 
 export function createOrderActivities(deps: ActivityDeps) {
@@ -17,6 +17,9 @@ export function createOrderActivities(deps: ActivityDeps) {
           fraud: deps.fraud,
         }),
       );
+      const action =
+        placement.route === 'review' ? 'hold' : placement.route === 'rejected' ? 'reject' : 'allow';
+      deps.metrics?.fraudDecisions.inc({ action, rule: placement.rule ?? 'none' });
       return { ...placement, reviewTimeoutMs: deps.reviewTimeoutMs };
     },
 
@@ -31,13 +34,12 @@ export function createOrderActivities(deps: ActivityDeps) {
 
     /** Buys one order alone; the order id is the client order id, so a retry never buys twice. */
     async buyOrder(order: Pick<OrderView, 'id' | 'crypto' | 'total_price'>): Promise<Fill> {
-      return permanentFailures(() =>
-        exchange.buy({
-          clientOrderId: `order-${order.id}`,
-          crypto: order.crypto,
-          notional: order.total_price,
-        }),
-      );
+      const request = {
+        clientOrderId: `order-${order.id}`,
+        crypto: order.crypto,
+        notional: order.total_price,
+      };
+      return countBuy(deps, 'order', () => permanentFailures(() => exchange.buy(request)));
     },
 
     async completeOrder(orderId: number, exchangeOrderId: string): Promise<void> {

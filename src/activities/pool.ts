@@ -2,7 +2,7 @@ import { addToPoolSignal, poolWorkflowId, type PooledOrder } from '../workflows/
 import { formatUsd } from '../domain/money.js';
 import { completeBatch, failBatch, openBatch, type OpenedBatch } from '../services/batches.js';
 import type { Fill } from '../exchange/exchange.js';
-import { permanentFailures } from './errors.js';
+import { countBuy, permanentFailures } from './errors.js';
 import type { ActivityDeps } from './index.js';
 
 export function createPoolActivities(deps: ActivityDeps) {
@@ -31,8 +31,10 @@ export function createPoolActivities(deps: ActivityDeps) {
 
     /** One exchange purchase for the whole batch; the batch id is the client order id. */
     async buyBatch(batch: Pick<OpenedBatch, 'batchId' | 'notional'>, crypto: string): Promise<Fill> {
-      return permanentFailures(() =>
-        exchange.buy({ clientOrderId: batch.batchId, crypto, notional: batch.notional }),
+      return countBuy(deps, 'batch', () =>
+        permanentFailures(() =>
+          exchange.buy({ clientOrderId: batch.batchId, crypto, notional: batch.notional }),
+        ),
       );
     },
 

@@ -8,6 +8,8 @@ import { registerErrorHandler } from './plugins/error-handler.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerDocs } from './plugins/docs.js';
 import { registerRateLimits } from './plugins/rate-limit.js';
+import { registerMetrics } from './plugins/metrics.js';
+import { createApiMetrics } from '../metrics/api-metrics.js';
 import { createTokenService } from './auth/tokens.js';
 import { authRoutes } from './routes/auth.js';
 import { walletRoutes } from './routes/wallet.js';
@@ -42,6 +44,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   registerJsonBodyParser(app);
   registerErrorHandler(app);
+  registerMetrics(app, createApiMetrics(orm, deps.temporal));
 
   app.decorateRequest('em', null as unknown as EntityManager);
   app.addHook('onRequest', async (request) => {

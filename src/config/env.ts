@@ -88,6 +88,10 @@ export const envSchema = z
     MAX_AMOUNT: usd('1000000.00'),
 
     TRUST_PROXY: flag(false),
+    /** The worker's /metrics (ours plus the Temporal SDK's); 0 turns it off. */
+    WORKER_METRICS_PORT: int(9464),
+    /** Where the Temporal SDK exports its own metrics, read by the worker's /metrics. */
+    WORKER_SDK_METRICS_PORT: int(9465),
 
     RATE_LIMIT_ENABLED: flag(true),
     /** Key prefix of the counters in Redis. */

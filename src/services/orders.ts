@@ -159,7 +159,12 @@ async function findPlacement(
     [orderId],
   );
   if (!row) return undefined;
-  return { order: toOrderView(row), route: routeOf(row, threshold), reason: row.fraud_reason ?? undefined };
+  return {
+    order: toOrderView(row),
+    route: routeOf(row, threshold),
+    rule: row.fraud_rule ?? undefined,
+    reason: row.fraud_reason ?? undefined,
+  };
 }
 
 export async function completeOrder(

@@ -1,11 +1,22 @@
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { fraudConfig, loadEnv } from '../config/env.js';
 import { createHttpExchange } from '../exchange/http-exchange.js';
 import { connectTemporal, openDatabase } from '../runtime/resources.js';
+import { createWorkerMetrics, serveWorkerMetrics } from '../metrics/worker-metrics.js';
 import { createWorker } from './worker.js';
 import { ensurePriceSchedule } from './schedules.js';
 
 const env = loadEnv();
+const metrics = createWorkerMetrics();
+if (env.WORKER_METRICS_PORT) {
+  // The SDK's runtime metrics (task latencies, slots, sticky cache...) come from its Rust core.
+  Runtime.install({
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${env.WORKER_SDK_METRICS_PORT}` } },
+    },
+  });
+}
 const orm = await openDatabase(env);
 const { connection: clientConnection, client } = await connectTemporal(env);
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
@@ -22,11 +33,21 @@ const worker = await createWorker({
   maxOrderTotal: env.MAX_AMOUNT,
   fraud: fraudConfig(env),
   reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
+  metrics,
 });
 await ensurePriceSchedule(client, env.TEMPORAL_TASK_QUEUE, env.PRICE_REFRESH_INTERVAL);
+const metricsServer = env.WORKER_METRICS_PORT
+  ? serveWorkerMetrics(
+      metrics,
+      env.WORKER_METRICS_PORT,
+      env.API_HOST,
+      `http://127.0.0.1:${env.WORKER_SDK_METRICS_PORT}/metrics`,
+    )
+  : undefined;
 
 // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks have drained (the SDK's default shutdown).
 await worker.run();
+metricsServer?.close();
 await clientConnection.close();
 await connection.close();
 await orm.close();

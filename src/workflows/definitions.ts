@@ -30,7 +30,8 @@ export interface Placement {
   order: OrderView;
   /** `review`: held by the fraud rules; `rejected`: refused by them, no money moved. */
   route: 'exchange' | 'pool' | 'review' | 'rejected';
-  /** Why the fraud rules held or rejected it. */
+  /** Which fraud rule held or rejected it, and why. */
+  rule?: string;
   reason?: string;
 }
 

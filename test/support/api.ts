@@ -6,6 +6,7 @@ import { fraudConfig, loadEnv, type Env } from '../../src/config/env.js';
 import { seed } from '../../src/services/seed.js';
 import { createHttpExchange } from '../../src/exchange/http-exchange.js';
 import { createWorker } from '../../src/worker/worker.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/worker-metrics.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { quietRuntime, startSimulator, type Simulator } from './pipeline.js';
 
@@ -18,6 +19,7 @@ export interface TestApi {
   app: FastifyInstance;
   temporal: Client;
   sim?: Simulator;
+  workerMetrics?: WorkerMetrics;
   call(
     method: string,
     path: string,
@@ -53,6 +55,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   const env = testEnv({ DATABASE_URL: db.url, ...(sim ? { EXCHANGE_URL: sim.url } : {}), ...options.env });
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const workerMetrics = sim ? createWorkerMetrics() : undefined;
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
@@ -71,6 +74,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
       maxOrderTotal: env.MAX_AMOUNT,
       fraud: fraudConfig(env),
       reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
+      metrics: workerMetrics,
     });
     running = worker.run();
   }
@@ -84,6 +88,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     app,
     temporal,
     sim,
+    workerMetrics,
     async call(method, path, { token, body, headers = {} } = {}) {
       const target = path.startsWith('/') ? `${address}${path}` : `${url}/${path}`;
       const response = await fetch(target, {

@@ -63,7 +63,10 @@ export async function registerRateLimits(app: FastifyInstance, env: Env): Promis
     };
     return { check, record };
   };
-  const loginFailures = failureGuard((r) => `login-failures:${loginName(r)}`, (reply) => reply.statusCode === 401);
+  const loginFailures = failureGuard(
+    (r) => `login-failures:${loginName(r)}`,
+    (reply) => reply.statusCode === 401,
+  );
   const codeFailures = failureGuard(byUser('otp-failures'), (reply) => reply.statusCode === 400);
 
   app.addHook('onRoute', (route: RouteOptions) => {
