@@ -35,7 +35,7 @@ const priceList = z.string().transform((text, ctx) => {
   return prices;
 });
 
-const schema = z.object({
+export const simulatorEnvSchema = z.object({
   EXCHANGE_SIM_HOST: z.string().default('127.0.0.1'),
   EXCHANGE_SIM_PORT: int(8100),
   EXCHANGE_SIM_MIN_NOTIONAL: usd.prefault('10.00'),
@@ -64,13 +64,13 @@ export interface SimulatorConfig extends Faults {
   /** Largest fraction a price moves per tick; 0 keeps prices fixed. */
   priceDrift: number;
   priceTickMs: number;
-  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  logLevel: z.infer<typeof simulatorEnvSchema>['LOG_LEVEL'];
 }
 
 export function loadSimulatorConfig(source: NodeJS.ProcessEnv = process.env): SimulatorConfig {
   // An empty value means "not set", as in the main service's configuration.
   const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(present);
+  const result = simulatorEnvSchema.safeParse(present);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new Error(`Invalid exchange simulator configuration:\n${lines.join('\n')}`);
