@@ -99,10 +99,9 @@ export function createApiMetrics(orm: MikroORM, temporal: Client) {
       },
     });
   poolGauge('pool_orders', 'Orders waiting in the pool of each crypto', (v) => v.orders.length);
-  poolGauge(
-    'pool_total_usd',
-    'USD waiting in the pool of each crypto',
-    (v) => Number(readUsd(v.total)) / 100,
+  // Whole cents: a metric value is a float, so it carries an integer, never dollars.
+  poolGauge('pool_total_cents', 'US cents waiting in the pool of each crypto', (v) =>
+    Number(readUsd(v.total)),
   );
 
   return { registry, httpDuration, placement, rateLimited };
