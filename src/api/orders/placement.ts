@@ -135,10 +135,10 @@ async function runPlacement(
     // The workflow already finished (a retry after a lost response): its outcome is recorded.
     const existing = await findOrder(em, input.orderId);
     if (existing) return { status: 201, body: existing };
-    const outcome = await deps.temporal.workflow
-      .getHandle(workflowId)
-      .result()
-      .catch(() => undefined);
+    // Only a finished workflow is asked for its result: a running one may wait for a pool for minutes.
+    const handle = deps.temporal.workflow.getHandle<typeof orderWorkflow>(workflowId);
+    const finished = (await handle.describe().catch(() => undefined))?.status.name === 'COMPLETED';
+    const outcome = finished ? await handle.result() : undefined;
     if (outcome?.state === 'rejected') {
       return errorResponse(
         unprocessable('order_not_placed', outcome.reason ?? 'the order could not be placed'),
