@@ -34,32 +34,22 @@ export function createApiMetrics(orm: MikroORM, temporal: Client) {
     registers: [registry],
   });
 
-  new Gauge({
-    name: 'orders',
-    help: 'Orders by state',
-    labelNames: ['state'],
-    registers: [registry],
-    async collect() {
-      const rows = await orm.em
-        .fork()
-        .execute<{ state: string; n: string }[]>('select state, count(*) as n from orders group by state');
-      this.reset();
-      for (const r of rows) this.set({ state: r.state }, Number(r.n));
-    },
-  });
-  new Gauge({
-    name: 'batches',
-    help: 'Exchange batches by state',
-    labelNames: ['state'],
-    registers: [registry],
-    async collect() {
-      const rows = await orm.em
-        .fork()
-        .execute<{ state: string; n: string }[]>('select state, count(*) as n from batches group by state');
-      this.reset();
-      for (const r of rows) this.set({ state: r.state }, Number(r.n));
-    },
-  });
+  const countByState = (name: 'orders' | 'batches', help: string) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        const rows = await orm.em
+          .fork()
+          .execute<{ state: string; n: string }[]>(`select state, count(*) as n from ${name} group by state`);
+        this.reset();
+        for (const r of rows) this.set({ state: r.state }, Number(r.n));
+      },
+    });
+  countByState('orders', 'Orders by state');
+  countByState('batches', 'Exchange batches by state');
   new Gauge({
     name: 'refunds',
     help: 'Refund ledger entries',

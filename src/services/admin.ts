@@ -4,7 +4,7 @@ import { badRequest, notFound } from '../domain/errors.js';
 import { toOrderView, type OrderRow } from './orders.js';
 import { recordAdminAction } from './audit.js';
 import { reconcile } from './ledger.js';
-import type { Page } from './pagination.js';
+import { toPage, type Page } from './pagination.js';
 import type { OrderView } from '../workflows/definitions.js';
 
 export interface HeldOrderView extends OrderView {
@@ -33,14 +33,14 @@ export async function listHeldOrders(
       where o.state = 'held' and (?::bigint is null or o.id < ?) order by o.id desc limit ?`,
     [cursor ?? null, cursor ?? null, limit + 1],
   );
-  const results = rows.slice(0, limit).map((r) => ({
+  const view = (r: (typeof rows)[number]): HeldOrderView => ({
     ...toOrderView(r),
     user_id: r.user_id,
     username: r.username,
     fraud_rule: r.fraud_rule,
     fraud_reason: r.fraud_reason,
-  }));
-  return { results, next_cursor: rows.length > limit ? String(results.at(-1)!.id) : null };
+  });
+  return toPage(rows, limit, view, (item) => item.id);
 }
 
 export async function heldOrderState(em: EntityManager, orderId: number): Promise<string> {
@@ -103,10 +103,8 @@ export async function listWallets(
       where (?::int is null or w.user_id > ?) order by w.user_id limit ?`,
     [cursor ?? null, cursor ?? null, limit + 1],
   );
-  const results = rows
-    .slice(0, limit)
-    .map((r) => ({ user_id: r.user_id, username: r.username, balance: formatUsd(readUsd(r.balance)) }));
-  return { results, next_cursor: rows.length > limit ? String(results.at(-1)!.user_id) : null };
+  const view = (r: (typeof rows)[number]) => ({ ...r, balance: formatUsd(readUsd(r.balance)) });
+  return toPage(rows, limit, view, (item) => item.user_id);
 }
 
 /** Reconciliation on an admin's request; the request itself is audited. */

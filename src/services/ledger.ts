@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { formatUsd, readUsd } from '../domain/money.js';
 import { notFound } from '../domain/errors.js';
 import { isoTime } from '../db/values.js';
-import type { Page } from './pagination.js';
+import { toPage, type Page } from './pagination.js';
 
 export interface LedgerEntryView {
   id: number;
@@ -42,8 +42,7 @@ export async function listEntries(
     `${SELECT} where w.user_id = ? and (?::bigint is null or t.id < ?) order by t.id desc limit ?`,
     [userId, cursor ?? null, cursor ?? null, limit + 1],
   );
-  const page = rows.slice(0, limit).map(toView);
-  return { results: page, next_cursor: rows.length > limit ? String(page.at(-1)!.id) : null };
+  return toPage(rows, limit, toView, (item) => item.id);
 }
 
 export async function getEntry(em: EntityManager, userId: number, id: number): Promise<LedgerEntryView> {

@@ -7,7 +7,7 @@ import { appendEntry, creditWallet, debitWallet } from './wallet.js';
 import { gatherFraudFacts } from './fraud.js';
 import { assess, type FraudConfig } from '../domain/fraud.js';
 import type { OrderInput, OrderState, OrderView, Placement } from '../workflows/definitions.js';
-import type { Page } from './pagination.js';
+import { toPage, type Page } from './pagination.js';
 
 export interface OrderRow {
   id: string;
@@ -59,8 +59,7 @@ export async function listUserOrders(
     `${SELECT} where o.user_id = ? and (?::bigint is null or o.id < ?) order by o.id desc limit ?`,
     [userId, cursor ?? null, cursor ?? null, limit + 1],
   );
-  const page = rows.slice(0, limit).map(toOrderView);
-  return { results: page, next_cursor: rows.length > limit ? String(page.at(-1)!.id) : null };
+  return toPage(rows, limit, toOrderView, (item) => item.id);
 }
 
 export async function activeCrypto(em: EntityManager, name: string): Promise<{ id: number; price: Cents }> {
