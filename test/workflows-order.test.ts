@@ -29,6 +29,7 @@ let failNextBuys = 0;
 beforeAll(async () => {
   const flaky = (exchange: Exchange): Exchange => ({
     prices: () => exchange.prices(),
+    findFill: (id) => exchange.findFill(id),
     buy: async (request) => {
       if (failNextBuys > 0) {
         failNextBuys--;
@@ -119,6 +120,35 @@ it('a buy whose answer was lost is retried without buying twice', async () => {
   expect(result.state).toBe('completed');
   expect((await p.sim.fills()).filter((f) => f.client_order_id === `order-${input.orderId}`)).toHaveLength(1);
   expect(await ledger(input.orderId)).toEqual([{ type: 'withdrawal', amount: '30.00' }]);
+});
+
+it('an exchange that stays down for the whole retry window: refunded, since it never bought', async () => {
+  const user = await fundedUser(p.db, '100.00');
+  const input = await order(user, 'ABAN', '5');
+  failNextBuys = 1_000_000;
+  const result = await p.withWorker(run(input));
+  failNextBuys = 0;
+  expect(result).toMatchObject({ state: 'failed', reason: 'the exchange could not be reached' });
+  expect(await ledger(input.orderId)).toEqual([
+    { type: 'withdrawal', amount: '20.00' },
+    { type: 'refund', amount: '20.00' },
+  ]);
+});
+
+it('an answer lost and then an outage past the retry window: the buy is found, not refunded', async () => {
+  const user = await fundedUser(p.db, '100.00');
+  const input = await order(user, 'ETH', '0.005');
+  // Every answer is lost, the first buy's included: the exchange bought once, nobody heard.
+  await p.sim.setFaults({ drop_rate: 1 });
+  try {
+    const result = await p.withWorker(run(input));
+    expect(result.state).toBe('completed');
+  } finally {
+    await p.sim.setFaults({ drop_rate: 0 });
+  }
+  expect(await orderRow(input.orderId)).toMatchObject({ state: 'completed' });
+  expect(await ledger(input.orderId)).toEqual([{ type: 'withdrawal', amount: '15.00' }]);
+  expect((await p.sim.fills()).filter((f) => f.client_order_id === `order-${input.orderId}`)).toHaveLength(1);
 });
 
 it('refunds an order the exchange rejects', async () => {
@@ -273,7 +303,11 @@ it('a retried debit debits once', async () => {
   const input = await order(user, 'ABAN', '5');
   const activities = createActivities({
     orm: p.db.orm,
-    exchange: { prices: async () => [], buy: async () => Promise.reject(new Error('unused')) },
+    exchange: {
+      prices: async () => [],
+      buy: async () => Promise.reject(new Error('unused')),
+      findFill: async () => undefined,
+    },
     temporal: p.client,
     taskQueue: p.taskQueue,
     aggregationThreshold: 1000n,

@@ -1,7 +1,7 @@
 import { completeOrder, findOrder, placeOrder, refundOrder } from '../services/orders.js';
 import { approveHeldOrder, rejectHeldOrder } from '../services/reviews.js';
 import type { Fill } from '../exchange/exchange.js';
-import type { OrderInput, OrderView, Placement } from '../workflows/definitions.js';
+import { orderClientId, type OrderInput, type OrderView, type Placement } from '../workflows/definitions.js';
 import { countBuy, permanentFailures } from './errors.js';
 import type { ActivityDeps } from './index.js';
 
@@ -35,11 +35,16 @@ export function createOrderActivities(deps: ActivityDeps) {
     /** Buys one order alone; the order id is the client order id, so a retry never buys twice. */
     async buyOrder(order: Pick<OrderView, 'id' | 'crypto' | 'total_price'>): Promise<Fill> {
       const request = {
-        clientOrderId: `order-${order.id}`,
+        clientOrderId: orderClientId(order.id),
         crypto: order.crypto,
         notional: order.total_price,
       };
       return countBuy(deps, 'order', () => permanentFailures(() => exchange.buy(request)));
+    },
+
+    /** What the exchange bought under a client order id, if anything (undefined when it did not). */
+    async findFill(clientOrderId: string): Promise<Fill | undefined> {
+      return exchange.findFill(clientOrderId);
     },
 
     async completeOrder(orderId: number, exchangeOrderId: string): Promise<void> {

@@ -26,6 +26,8 @@ export interface Fill {
 export interface Exchange {
   prices(): Promise<PriceQuote[]>;
   buy(req: BuyRequest): Promise<Fill>;
+  /** The fill the exchange recorded for a client order id, or undefined when it never bought it. */
+  findFill(clientOrderId: string): Promise<Fill | undefined>;
 }
 
 /** The exchange refused the request; retrying it unchanged will be refused again. */

@@ -38,6 +38,15 @@ const cents = (text: string) => {
 // Client errors that say "not now" rather than "never".
 const TRANSIENT_CLIENT_STATUSES = new Set([408, 429]);
 
+const toFill = (fill: z.infer<typeof fillSchema>): Fill => ({
+  exchangeOrderId: fill.exchange_order_id,
+  clientOrderId: fill.client_order_id,
+  crypto: fill.crypto,
+  notional: fill.notional,
+  price: fill.price,
+  quantity: fill.quantity,
+});
+
 export function createHttpExchange({ baseUrl, timeoutMs }: HttpExchangeOptions): Exchange {
   const base = baseUrl.replace(/\/+$/, '');
 
@@ -101,21 +110,25 @@ export function createHttpExchange({ baseUrl, timeoutMs }: HttpExchangeOptions):
         crypto: req.crypto,
         notional: req.notional,
       });
-      const fill = read(fillSchema, 'POST /orders', answer);
+      const fill = toFill(read(fillSchema, 'POST /orders', answer));
       const sameNotional = cents(fill.notional) === cents(req.notional);
-      if (fill.client_order_id !== req.clientOrderId || fill.crypto !== req.crypto || !sameNotional) {
+      if (fill.clientOrderId !== req.clientOrderId || fill.crypto !== req.crypto || !sameNotional) {
         throw new ExchangeUnavailableError(
-          `exchange answered ${fill.client_order_id} ${fill.crypto} ${fill.notional} to ${req.clientOrderId} ${req.crypto} ${req.notional}`,
+          `exchange answered ${fill.clientOrderId} ${fill.crypto} ${fill.notional} to ${req.clientOrderId} ${req.crypto} ${req.notional}`,
         );
       }
-      return {
-        exchangeOrderId: fill.exchange_order_id,
-        clientOrderId: fill.client_order_id,
-        crypto: fill.crypto,
-        notional: fill.notional,
-        price: fill.price,
-        quantity: fill.quantity,
-      };
+      return fill;
+    },
+
+    async findFill(clientOrderId: string): Promise<Fill | undefined> {
+      const path = `/orders/${encodeURIComponent(clientOrderId)}`;
+      const answer = await call('GET', path);
+      if (answer.status === 404) return undefined;
+      const fill = toFill(read(fillSchema, `GET ${path}`, answer));
+      if (fill.clientOrderId !== clientOrderId) {
+        throw new ExchangeUnavailableError(`exchange answered ${fill.clientOrderId} to ${clientOrderId}`);
+      }
+      return fill;
     },
   };
 }

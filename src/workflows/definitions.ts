@@ -82,5 +82,7 @@ export const addToPoolSignal = defineSignal<[PooledOrder]>('addOrder');
 export const poolQuery = defineQuery<PoolView>('pool');
 
 export const orderWorkflowId = (orderId: number) => `order-${orderId}`;
+/** The client order id of an order bought alone (a batch's is its batch id). */
+export const orderClientId = (orderId: number) => `order-${orderId}`;
 export const poolWorkflowId = (crypto: string) => `pool-${crypto}`;
 export const PRICE_SCHEDULE_ID = 'refresh-prices';

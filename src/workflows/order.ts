@@ -8,6 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
+  orderClientId,
   orderSettledSignal,
   orderStatusQuery,
   placeOrderUpdate,
@@ -19,10 +20,10 @@ import {
   type Review,
   type Settlement,
 } from './definitions.js';
-import { dbActivity, exchangeActivity } from './retry.js';
+import { dbActivity } from './retry.js';
+import { purchase } from './purchase.js';
 
 const db = proxyActivities<Activities>(dbActivity);
-const exchange = proxyActivities<Activities>(exchangeActivity);
 
 type PlacementOutcome = { ok: true; order: OrderView } | { ok: false; failure: ApplicationFailure };
 
@@ -112,15 +113,12 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
 
   const { order } = next;
   if (next.route === 'exchange') {
-    const fill = await exchange.buyOrder(order).catch((error: unknown) => {
-      if (!(error instanceof ActivityFailure)) throw error;
-      return refusal(error)?.message ?? 'the exchange could not be reached';
-    });
-    if (typeof fill === 'string') {
-      await db.refundOrder(order.id, fill);
-      return finish(undefined, { state: 'failed', reason: fill });
+    const bought = await purchase('order', [order], orderClientId(order.id));
+    if ('failed' in bought) {
+      await db.refundOrder(order.id, bought.failed);
+      return finish(undefined, { state: 'failed', reason: bought.failed });
     }
-    await db.completeOrder(order.id, fill.exchangeOrderId);
+    await db.completeOrder(order.id, bought.fill.exchangeOrderId);
     return finish(undefined, { state: 'completed' });
   }
   await db.enqueueInPool(order.crypto, { orderId: order.id, total: order.total_price, amount: order.amount });

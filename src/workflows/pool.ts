@@ -1,6 +1,4 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -20,10 +18,10 @@ import {
   type PooledOrder,
   type Settlement,
 } from './definitions.js';
-import { dbActivity, exchangeActivity } from './retry.js';
+import { dbActivity } from './retry.js';
+import { purchase } from './purchase.js';
 
 const db = proxyActivities<Activities>(dbActivity);
-const exchange = proxyActivities<Activities>(exchangeActivity);
 
 /** How many settled order ids are remembered across continue-as-new to drop late duplicate signals. */
 const REMEMBERED_SETTLED = 1_000;
@@ -110,17 +108,14 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   async function buyBatch(batchId: string, orderIds: number[]): Promise<void> {
     const batch = await db.openBatch(batchId, input.crypto, orderIds);
     if (batch.orderIds.length === 0) return;
+    const bought = await purchase('batch', [batch, input.crypto], batch.batchId);
     let settlement: Settlement;
-    try {
-      const fill = await exchange.buyBatch(batch, input.crypto);
-      await db.completeBatch(batch.batchId, fill);
+    if ('fill' in bought) {
+      await db.completeBatch(batch.batchId, bought.fill);
       settlement = { state: 'completed', batchId };
-    } catch (error) {
-      if (!(error instanceof ActivityFailure)) throw error;
-      const reason =
-        error.cause instanceof ApplicationFailure ? error.cause.message : 'the exchange could not be reached';
-      await db.failBatch(batch.batchId, reason);
-      settlement = { state: 'failed', batchId, reason };
+    } else {
+      await db.failBatch(batch.batchId, bought.failed);
+      settlement = { state: 'failed', batchId, reason: bought.failed };
     }
     await Promise.all(
       batch.orderIds.map((id) =>

@@ -7,16 +7,23 @@ export const dbActivity: ActivityOptions = {
 };
 
 /**
- * Exchange calls: transient failures retry with backoff; a rejection, or running out of attempts,
- * fails the purchase and the order is refunded.
+ * Exchange buys: transient failures retry with backoff for up to an hour (a buy is idempotent by
+ * its client order id, so retrying is always safe); a rejection is final at once. When the retries
+ * run out the workflow asks the exchange whether it bought anyway before it refunds anything.
  */
 export const exchangeActivity: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '1 hour',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 8,
+    maximumInterval: '1 minute',
     nonRetryableErrorTypes: ['ExchangeRejected'],
   },
+};
+
+/** Asking the exchange what it bought: retried until it answers, since the answer decides a refund. */
+export const exchangeLookupActivity: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 };
