@@ -55,6 +55,9 @@ reconcile: install ## Check that every wallet equals the sum of its ledger (exit
 bench: install ## Benchmarks with baselines; writes bench/results/<timestamp>.json
 	$(RUN) bench
 
+chaos: install ## Minutes of load with every fault (worker kill -9, Temporal and Postgres restarts, exchange faults), then the invariants
+	$(RUN) chaos
+
 up: ## docker compose up (needs a Docker engine)
 	docker compose up --build -d
 
