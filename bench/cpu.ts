@@ -1,0 +1,116 @@
+/**
+ * CPU used by each part of the stack during a step, from /proc: this process (API, worker, baselines,
+ * simulator), the Temporal dev server, Postgres (the postmaster and its children), the load generator,
+ * and the whole machine (which includes whatever else runs on it).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) of one process, or 0 when it cannot be read. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): utime is field 14, stime field 15
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The postmaster and every process it forked (backends, background workers). */
+export function serverPids(postmaster: number): number[] {
+  const pids = [postmaster];
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry) && parentOf(Number(entry)) === postmaster) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const values = line.split(/\s+/).slice(1).map(Number);
+  const total = values.reduce((a, b) => a + b, 0);
+  const idle = (values[3] ?? 0) + (values[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+export interface CpuPids {
+  temporal: number;
+  loadgen?: number;
+  /** Known once a backend has been seen; Postgres on another machine stays undefined. */
+  postmaster?: number;
+}
+
+interface Snapshot {
+  at: number;
+  bench: number;
+  temporal: number;
+  /** CPU seconds per Postgres process. */
+  postgres: Map<number, number>;
+  loadgen: number;
+  machine: { busy: number; total: number };
+}
+
+/** CPU use during a step, in % of one core (200 % = both cores of a 2-core machine). */
+export interface CpuUse {
+  bench: number;
+  temporal: number;
+  postgres: number | null;
+  loadgen: number;
+  /** Every process on the machine, in % of one core. */
+  machine: number;
+}
+
+export function snapshot(pids: CpuPids): Snapshot {
+  const usage = process.cpuUsage();
+  return {
+    at: performance.now(),
+    bench: (usage.user + usage.system) / 1e6,
+    temporal: cpuSeconds(pids.temporal),
+    postgres: new Map(pids.postmaster ? serverPids(pids.postmaster).map((p) => [p, cpuSeconds(p)]) : []),
+    loadgen: pids.loadgen ? cpuSeconds(pids.loadgen) : 0,
+    machine: machineTicks(),
+  };
+}
+
+/** Postgres backends that exit during the step take their CPU time with them (a slight undercount). */
+export function cpuBetween(before: Snapshot, after: Snapshot, cores: number, hasPostgres: boolean): CpuUse {
+  const seconds = (after.at - before.at) / 1000;
+  const pct = (v: number) => Math.round((v / seconds) * 100);
+  const ticks = after.machine.total - before.machine.total;
+  return {
+    bench: pct(after.bench - before.bench),
+    temporal: pct(after.temporal - before.temporal),
+    postgres: hasPostgres
+      ? pct([...after.postgres].reduce((sum, [pid, secs]) => sum + secs - (before.postgres.get(pid) ?? 0), 0))
+      : null,
+    loadgen: pct(after.loadgen - before.loadgen),
+    machine: ticks > 0 ? Math.round(((after.machine.busy - before.machine.busy) / ticks) * cores * 100) : 0,
+  };
+}
+
+export const formatCpu = (cpu: CpuUse | undefined) =>
+  cpu
+    ? `cpu% app ${cpu.bench} tmp ${cpu.temporal} pg ${cpu.postgres ?? 'n/a'} load ${cpu.loadgen} other ${Math.max(
+        0,
+        cpu.machine - cpu.bench - cpu.temporal - (cpu.postgres ?? 0) - cpu.loadgen,
+      )}`
+    : '';
+
+/** CPU milliseconds each part spent per completed operation: far less sensitive to noise than rates. */
+export function cpuPerOp(cpu: CpuUse | undefined, throughput: number) {
+  if (!cpu || throughput <= 0) return undefined;
+  const ms = (pct: number | null) => (pct === null ? null : Number(((pct * 10) / throughput).toFixed(1)));
+  return { app: ms(cpu.bench), temporal: ms(cpu.temporal), postgres: ms(cpu.postgres) };
+}
