@@ -4,6 +4,7 @@ import {
   allHandlersFinished,
   condition,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
@@ -23,7 +24,13 @@ import {
 import { dbActivity } from './retry.js';
 import { purchase } from './purchase.js';
 
-const db = proxyActivities<Activities>(dbActivity);
+// The debit is a regular activity: when it refuses, the workflow ends, and the refusal must reach
+// the waiting update first (run as a local activity in the same workflow task, the server would see
+// the workflow complete before the update did). The bookkeeping after a committed debit runs as
+// local activities, in the workflow task itself; exchange buys stay regular activities so their
+// retries are server timers, visible in the history (src/workflows/purchase.ts).
+const debit = proxyActivities<Activities>(dbActivity);
+const db = proxyLocalActivities<Activities>(dbActivity);
 
 type PlacementOutcome = { ok: true; order: OrderView } | { ok: false; failure: ApplicationFailure };
 
@@ -81,7 +88,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
 
   let placed: Awaited<ReturnType<Activities['placeOrder']>>;
   try {
-    placed = await db.placeOrder(input);
+    placed = await debit.placeOrder(input);
   } catch (error) {
     const failure = refusal(error);
     if (!failure) throw error;
