@@ -6,7 +6,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import { buildApp } from '../src/api/app.js';
 import { fraudConfig, loadEnv, type Env } from '../src/config/env.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate, openOrm } from '../src/db/orm.js';
+import { adminQuery, canConnect, freePort } from '../src/db/admin.js';
 import { loadSimulatorConfig } from '../src/exchange/simulator/config.js';
 import { buildSimulator } from '../src/exchange/simulator/server.js';
 import { createHttpExchange } from '../src/exchange/http-exchange.js';
@@ -88,39 +88,6 @@ export interface Stack {
   /** Warnings the Temporal SDK logged, by message, with counts. */
   sdkWarnings: Map<string, number>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-async function canConnect(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-export async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 export function withDatabase(url: string, database: string): string {

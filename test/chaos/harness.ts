@@ -23,7 +23,7 @@ import { buildSimulator } from '../../src/exchange/simulator/server.js';
 import { loadSimulatorConfig } from '../../src/exchange/simulator/config.js';
 import { parseDuration } from '../../src/config/duration.js';
 import { poolQuery, poolWorkflowId, type PoolView } from '../../src/workflows/definitions.js';
-import { freePort } from '../support/services.js';
+import { freePort } from '../../src/db/admin.js';
 import { spawnChild, type Child, type ChildExit } from './children.js';
 
 const root = resolve(import.meta.dirname, '..', '..');

@@ -1,4 +1,4 @@
-import { adminQuery } from './postgres.js';
+import { adminQuery } from '../../src/db/admin.js';
 
 export async function stopServices(): Promise<void> {
   const services = globalThis.__testServices;

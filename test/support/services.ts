@@ -1,8 +1,7 @@
-import { createServer } from 'node:net';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
 import { migrate, openOrm } from '../../src/db/orm.js';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
-import { adminQuery, canConnect, withDatabase } from './postgres.js';
+import { adminQuery, canConnect, freePort, withDatabase } from '../../src/db/admin.js';
 
 declare global {
   var __testServices: {
@@ -11,17 +10,6 @@ declare global {
     adminUrl: string;
     template: string;
   };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /**
