@@ -160,6 +160,9 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
   const pgPort = await freePort();
   const temporalPort = await freePort();
   const apiPort = await freePort();
+  // The worker's metrics ports too: a `make dev` or another run on this machine may hold the defaults.
+  const metricsPort = await freePort();
+  const sdkMetricsPort = await freePort();
   const namespace = 'default';
   const taskQueue = `chaos-${process.pid}`;
   let databaseUrl: string;
@@ -238,6 +241,8 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     EXCHANGE_URL: simUrl,
     RATE_LIMIT_ENABLED: 'false',
     FRAUD_ENABLED: 'false',
+    WORKER_METRICS_PORT: String(metricsPort),
+    WORKER_SDK_METRICS_PORT: String(sdkMetricsPort),
     AGGREGATION_MAX_WAIT: aggregationMaxWait,
     ADMIN_PASSWORD,
   };
