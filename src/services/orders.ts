@@ -9,18 +9,12 @@ import { assess, type FraudConfig } from '../domain/fraud.js';
 import type { OrderInput, OrderState, OrderView, Placement } from '../workflows/definitions.js';
 import { toPage, type Page } from './pagination.js';
 
-export interface OrderRow {
+/** An order as raw SQL returns it: ids as text, timestamps as Postgres text. */
+export type OrderRow = Omit<OrderView, 'id' | 'created_at' | 'updated_at'> & {
   id: string;
-  crypto: string;
-  amount: string;
-  price: string;
-  total_price: string;
-  state: OrderState;
-  batch_id: string | null;
-  failure_reason: string | null;
   created_at: string | Date;
   updated_at: string | Date;
-}
+};
 
 const SELECT = `select o.id, c.name as crypto, o.amount, o.price, o.total_price, o.state, o.batch_id,
   o.failure_reason, o.created_at, o.updated_at from orders o join crypto_currencies c on c.id = o.crypto_id`;

@@ -9,6 +9,7 @@
  *   it is never faulted other than through `PUT /admin/faults`);
  * - the worker and the API as `npx tsx` children, each in its own process group.
  */
+import type { FillRecord } from '../../src/exchange/simulator/state.js';
 import { rm, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,14 +38,7 @@ export interface ExchangeFaults {
   latency_ms?: number;
 }
 
-export interface SimFill {
-  exchange_order_id: string;
-  client_order_id: string;
-  crypto: string;
-  notional: string;
-  price: string;
-  quantity: string;
-}
+export type SimFill = FillRecord;
 
 export interface FaultEvent {
   /** Milliseconds since the stack started. */
