@@ -189,9 +189,7 @@ describe('metrics', () => {
       () => getOrder(user.access, placed.body.id),
       (r) => r.body.state === 'completed',
     );
-    const res = await fetch(`${api.url.replace('/api/v1', '')}/metrics`);
-    const text = await res.text();
-    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await api.app.metrics.registry.metrics();
     expect(text).toMatch(/^orders\{state="completed"\} [1-9]\d*$/m);
     expect(text).toMatch(/^order_placement_duration_seconds_count\{status="201"\} [1-9]\d*$/m);
     expect(text).toMatch(/^pool_orders\{crypto="ABAN"\} \d+$/m);

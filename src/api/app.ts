@@ -3,10 +3,12 @@ import fastifyHelmet from '@fastify/helmet';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ApiDeps } from './deps.js';
+import { docsEnabled } from '../config/env.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerDocs } from './plugins/docs.js';
+import { clientErrorHandler } from './plugins/client-error.js';
 import { registerRateLimits } from './plugins/rate-limit.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
@@ -39,28 +41,53 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     trustProxy: env.TRUST_PROXY,
     bodyLimit: 64 * 1024,
+    // A client that announces a body and never sends it (or trickles its headers) is cut off.
+    requestTimeout: env.HTTP_REQUEST_TIMEOUT,
+    connectionTimeout: env.HTTP_CONNECTION_TIMEOUT,
+    http: {
+      // Node honours the request timeout only when the server is created with it (setting it
+      // afterwards, as Fastify does, is not enough), and checks deadlines every
+      // connectionsCheckingInterval (30 s by default), which bounds the overshoot.
+      requestTimeout: env.HTTP_REQUEST_TIMEOUT,
+      connectionsCheckingInterval: Math.min(1_000, env.HTTP_REQUEST_TIMEOUT || 1_000),
+    },
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerJsonBodyParser(app);
   registerErrorHandler(app);
-  registerMetrics(app, createApiMetrics(orm, deps.temporal));
+  registerMetrics(app, createApiMetrics(orm, deps.temporal, { cacheTtlMs: env.API_METRICS_CACHE_TTL }));
 
   app.decorateRequest('em', null as unknown as EntityManager);
   app.addHook('onRequest', async (request) => {
     request.em = orm.em.fork();
   });
 
-  // The API serves JSON only; a content security policy would only get in the docs pages' way.
-  await app.register(fastifyHelmet, { contentSecurityPolicy: false });
+  // The API answers JSON, which never needs to load anything; the docs pages set their own policy.
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+  });
   await registerAuth(app, env);
   await registerRateLimits(app, env);
-  await registerDocs(app, API_PREFIX);
+  if (docsEnabled(env)) await registerDocs(app, API_PREFIX);
   await healthRoutes(app, deps);
 
   const tokens = createTokenService(app, env);
   await app.register(
     async (api) => {
+      // Tokens, balances and ledgers are private and change with every write: no cache keeps them.
+      api.addHook('onSend', async (_request, reply) => {
+        if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      });
       await authRoutes(api, { tokens });
       await walletRoutes(api, { env });
       await cryptoCurrencyRoutes(api);

@@ -1,14 +1,16 @@
 import { z } from 'zod';
 import { parseDecimal, USD_DECIMALS, QUANTITY_DECIMALS } from '../domain/money.js';
 import { ORDER_STATES } from '../entities/order.js';
+import { JsonNumber } from './json-body.js';
 
 /**
  * A positive amount given as a JSON number or a decimal string, parsed exactly into minor units.
- * (The body parser hands JSON numbers over as their source text.)
+ * (The body parser hands JSON numbers over as a JsonNumber holding their source text; amounts are
+ * the only fields that accept one.)
  */
 const decimalInput = (decimals: number, max: bigint, example: string) =>
   z
-    .union([z.string(), z.number()])
+    .preprocess((v) => (v instanceof JsonNumber ? v.source : v), z.union([z.string(), z.number()]))
     .transform((input, ctx) => {
       const parsed = parseDecimal(input, decimals, { max });
       if (!parsed.ok) {

@@ -61,6 +61,20 @@ export const envSchema = z
 
     API_HOST: z.string().default('127.0.0.1'),
     API_PORT: int(8000),
+    /** The whole request (headers and body) must arrive within this; 408 otherwise. */
+    HTTP_REQUEST_TIMEOUT: duration('30s'),
+    /** A connection idle for this long is closed. */
+    HTTP_CONNECTION_TIMEOUT: duration('30s'),
+    /** The API's /metrics, on a port of its own so the public port never serves it; 0 turns it off. */
+    API_METRICS_PORT: int(9463),
+    API_METRICS_HOST: z.string().default('127.0.0.1'),
+    /** How long a scrape reuses the gauges read from Postgres and Temporal. */
+    API_METRICS_CACHE_TTL: duration('5s'),
+    /** Swagger UI, ReDoc and openapi.json; unset means on in development only (see docsEnabled). */
+    DOCS_ENABLED: z
+      .enum(['true', 'false', '1', '0'])
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1')),
     DATABASE_URL: z.string().url().optional(),
     DATABASE_POOL_SIZE: int(10),
     REDIS_URL: z.string().url().optional(),
@@ -156,6 +170,11 @@ export function fraudConfig(env: Env): FraudConfig {
       minTotal: env.FRAUD_BURST_MIN_TOTAL,
     },
   };
+}
+
+/** The API documentation pages are served when DOCS_ENABLED says so, by default in development only. */
+export function docsEnabled(env: Env): boolean {
+  return env.DOCS_ENABLED ?? env.APP_ENV === 'development';
 }
 
 /** Validates the environment once; start-up fails fast with every problem listed. */

@@ -1,15 +1,65 @@
+import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import { poolQuery, poolWorkflowId } from '../workflows/definitions.js';
 import { readUsd } from '../domain/money.js';
+import { cachedFor } from './cached.js';
+
+interface PoolFigures {
+  orders: number;
+  totalCents: number;
+}
+
+interface BusinessState {
+  orders: Map<string, number>;
+  batches: Map<string, number>;
+  refunds: number;
+  pools: Map<string, PoolFigures>;
+}
+
+async function readBusinessState(orm: MikroORM, temporal: Client): Promise<BusinessState> {
+  const em = orm.em.fork();
+  const countByState = async (table: 'orders' | 'batches') =>
+    new Map(
+      (
+        await em.execute<{ state: string; n: string }[]>(
+          `select state, count(*) as n from ${table} group by state`,
+        )
+      ).map((r) => [r.state, Number(r.n)]),
+    );
+  const [orders, batches, [refundRow], cryptos] = await Promise.all([
+    countByState('orders'),
+    countByState('batches'),
+    em.execute<{ n: string }[]>("select count(*) as n from transactions where type = 'refund'"),
+    em.execute<{ name: string }[]>('select name from crypto_currencies where active'),
+  ]);
+  const pools = new Map(
+    await Promise.all(
+      cryptos.map(async ({ name }): Promise<[string, PoolFigures]> => {
+        const view = await temporal
+          .withDeadline(Date.now() + 1_000, () =>
+            temporal.workflow.getHandle(poolWorkflowId(name)).query(poolQuery),
+          )
+          .catch(() => undefined); // no pool yet
+        return [
+          name,
+          view
+            ? { orders: view.orders.length, totalCents: Number(readUsd(view.total)) }
+            : { orders: 0, totalCents: 0 },
+        ];
+      }),
+    ),
+  );
+  return { orders, batches, refunds: Number(refundRow?.n ?? 0), pools };
+}
 
 /**
  * The API's Prometheus metrics. Counters and histograms are recorded as requests happen; the
  * business gauges (orders by state, pools) are read from Postgres and the pool workflows at scrape
- * time, so every API process reports the same truth.
+ * time (at most once per `cacheTtlMs`), so every API process reports the same truth.
  */
-export function createApiMetrics(orm: MikroORM, temporal: Client) {
+export function createApiMetrics(orm: MikroORM, temporal: Client, options: { cacheTtlMs: number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'api_' });
 
@@ -34,67 +84,64 @@ export function createApiMetrics(orm: MikroORM, temporal: Client) {
     registers: [registry],
   });
 
-  const countByState = (name: 'orders' | 'batches', help: string) =>
+  // One read of every business figure per TTL, shared by all gauges and concurrent scrapes, so
+  // a burst of scrapes costs one round of SQL and Temporal queries instead of one per scrape.
+  const business = cachedFor(options.cacheTtlMs, () => readBusinessState(orm, temporal));
+
+  const byState = (name: 'orders' | 'batches', help: string) =>
     new Gauge({
       name,
       help,
       labelNames: ['state'],
       registers: [registry],
       async collect() {
-        const rows = await orm.em
-          .fork()
-          .execute<{ state: string; n: string }[]>(`select state, count(*) as n from ${name} group by state`);
+        const counts = (await business())[name];
         this.reset();
-        for (const r of rows) this.set({ state: r.state }, Number(r.n));
+        for (const [state, n] of counts) this.set({ state }, n);
       },
     });
-  countByState('orders', 'Orders by state');
-  countByState('batches', 'Exchange batches by state');
+  byState('orders', 'Orders by state');
+  byState('batches', 'Exchange batches by state');
   new Gauge({
     name: 'refunds',
     help: 'Refund ledger entries',
     registers: [registry],
     async collect() {
-      const [row] = await orm.em
-        .fork()
-        .execute<{ n: string }[]>("select count(*) as n from transactions where type = 'refund'");
-      this.set(Number(row?.n ?? 0));
+      this.set((await business()).refunds);
     },
   });
-  const poolGauge = (
-    name: string,
-    help: string,
-    pick: (view: { total: string; orders: unknown[] }) => number,
-  ) =>
+  const poolGauge = (name: string, help: string, pick: (pool: PoolFigures) => number) =>
     new Gauge({
       name,
       help,
       labelNames: ['crypto'],
       registers: [registry],
       async collect() {
-        const cryptos = await orm.em
-          .fork()
-          .execute<{ name: string }[]>('select name from crypto_currencies where active');
+        const pools = (await business()).pools;
         this.reset();
-        await Promise.all(
-          cryptos.map(async ({ name }) => {
-            const view = await temporal
-              .withDeadline(Date.now() + 1_000, () =>
-                temporal.workflow.getHandle(poolWorkflowId(name)).query(poolQuery),
-              )
-              .catch(() => undefined); // no pool yet
-            this.set({ crypto: name }, view ? pick(view) : 0);
-          }),
-        );
+        for (const [crypto, pool] of pools) this.set({ crypto }, pick(pool));
       },
     });
-  poolGauge('pool_orders', 'Orders waiting in the pool of each crypto', (v) => v.orders.length);
+  poolGauge('pool_orders', 'Orders waiting in the pool of each crypto', (p) => p.orders);
   // Whole cents: a metric value is a float, so it carries an integer, never dollars.
-  poolGauge('pool_total_cents', 'US cents waiting in the pool of each crypto', (v) =>
-    Number(readUsd(v.total)),
-  );
+  poolGauge('pool_total_cents', 'US cents waiting in the pool of each crypto', (p) => p.totalCents);
 
   return { registry, httpDuration, placement, rateLimited };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+/** Serves the registry at /metrics on its own port, away from the public API. */
+export function serveApiMetrics(metrics: ApiMetrics, port: number, host: string): Server {
+  const server = createServer((request, response) => {
+    if (request.url !== '/metrics' || request.method !== 'GET') {
+      response.writeHead(404).end();
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      () => response.writeHead(500).end('# metrics unavailable\n'),
+    );
+  });
+  return server.listen(port, host);
+}

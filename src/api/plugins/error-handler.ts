@@ -10,6 +10,23 @@ const body = (code: string, message: string, details?: unknown): ErrorBody => ({
   error: details === undefined ? { code, message } : { code, message, details },
 });
 
+/** A request with thousands of bad fields gets a short answer: the first few, then a count. */
+const MAX_LISTED = 10;
+const MAX_MESSAGE = 200;
+
+const listSome = (items: unknown[]) => {
+  const shown = items.slice(0, MAX_LISTED).map((k) => JSON.stringify(String(k).slice(0, 64)));
+  const more = items.length > MAX_LISTED ? ` and ${items.length - MAX_LISTED} more` : '';
+  return `${shown.join(', ')}${more}`;
+};
+
+function issueMessage(keyword: string, message: string, params: Record<string, unknown>): string {
+  if (keyword === 'unrecognized_keys' && Array.isArray(params.keys)) {
+    return `unknown field${params.keys.length > 1 ? 's' : ''}: ${listSome(params.keys)}`;
+  }
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message;
+}
+
 /** The one error handler: every failure leaves as `{error: {code, message, details?}}`. */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -17,10 +34,16 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply.status(error.statusCode).send(body(error.code, error.message, error.details));
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const details = error.validation.map((v) => ({
+      const issues = error.validation;
+      const details = issues.slice(0, MAX_LISTED).map((v) => ({
         field: [error.validationContext, ...v.instancePath.split('/').filter(Boolean)].join('.'),
-        message: v.message,
+        message: issueMessage(v.keyword, v.message ?? 'invalid', v.params),
       }));
+      if (issues.length > MAX_LISTED)
+        details.push({
+          field: error.validationContext ?? 'body',
+          message: `and ${issues.length - MAX_LISTED} more`,
+        });
       const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
       return reply.status(400).send(body('validation_error', summary, details));
     }

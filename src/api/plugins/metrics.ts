@@ -1,8 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiMetrics } from '../../metrics/api-metrics.js';
 
-/** Records every request and serves the registry at /metrics (Prometheus text format). */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The API's registry; served on API_METRICS_PORT by main.ts, never on the public port. */
+    metrics: ApiMetrics;
+  }
+}
+
+/** Records every request into the API's metrics. */
 export function registerMetrics(app: FastifyInstance, metrics: ApiMetrics): void {
+  app.decorate('metrics', metrics);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
@@ -12,8 +20,4 @@ export function registerMetrics(app: FastifyInstance, metrics: ApiMetrics): void
       metrics.placement.observe({ status }, seconds);
     if (reply.statusCode === 429) metrics.rateLimited.inc({ route });
   });
-
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
 }
