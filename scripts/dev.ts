@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 import pg from 'pg';
-import { loadEnv, type Env } from '../src/config/env.js';
+import { docsEnabled, loadEnv, type Env } from '../src/config/env.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { seed } from '../src/services/seed.js';
@@ -190,17 +190,26 @@ function printBanner(env: Env, databaseUrl: string, temporal: { address: string;
     env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD
       ? `${env.ADMIN_USERNAME} / ${DEV_ADMIN_PASSWORD} (the dev default)`
       : `${env.ADMIN_USERNAME} / the ADMIN_PASSWORD set when first seeded`;
+  const local = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+  const metricsUrl = (host: string, port: number) => (port ? `http://${local(host)}:${port}/metrics` : 'off');
+  const docs = docsEnabled(env)
+    ? [
+        ['Swagger UI', `${api}/swagger/`],
+        ['ReDoc', `${api}/redoc/`],
+        ['OpenAPI', `${api}/openapi.json`],
+      ]
+    : [['Docs', 'off (DOCS_ENABLED=false)']];
   const rows = [
     ['API', `${api}/`],
-    ['Swagger UI', `${api}/swagger/`],
-    ['ReDoc', `${api}/redoc/`],
-    ['OpenAPI', `${api}/openapi.json`],
+    ...docs,
+    ['API metrics', metricsUrl(env.API_METRICS_HOST, env.API_METRICS_PORT)],
+    ['Worker metrics', metricsUrl(env.API_HOST, env.WORKER_METRICS_PORT)],
     ['Temporal UI', temporal.ui ?? `not started here: reusing the server at ${temporal.address}`],
     ['Exchange sim', env.EXCHANGE_URL],
     ['Postgres', db.toString()],
     ['Login', login],
   ];
-  console.log(`\n${rows.map(([k, v]) => `  ${styleText('bold', k!.padEnd(13))} ${v}`).join('\n')}`);
+  console.log(`\n${rows.map(([k, v]) => `  ${styleText('bold', k!.padEnd(14))} ${v}`).join('\n')}`);
   console.log(`\n  Ready in ${elapsed()}. Ctrl-C stops everything.\n`);
 }
 
