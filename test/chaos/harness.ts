@@ -154,8 +154,9 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
   const pgPort = await freePort();
   const temporalPort = await freePort();
   const apiPort = await freePort();
-  // The worker's metrics ports too: a `make dev` or another run on this machine may hold the defaults.
+  // The metrics ports too: a `make dev` or another run on this machine may hold the defaults.
   const metricsPort = await freePort();
+  const apiMetricsPort = await freePort();
   const sdkMetricsPort = await freePort();
   const namespace = 'default';
   const taskQueue = `chaos-${process.pid}`;
@@ -304,6 +305,7 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
       ...serviceEnv,
       API_HOST: '127.0.0.1',
       API_PORT: String(apiPort),
+      API_METRICS_PORT: String(apiMetricsPort),
       JWT_ACCESS_TTL: '24h',
     });
     api = started;
