@@ -49,7 +49,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
         tags,
         security,
         summary: 'Orders held by the fraud rules, newest first',
-        querystring: pageQuery,
+        querystring: pageQuery('bigint'),
         response: { 200: pageOf(heldOrderSchema), 400: errorSchema, ...denied },
       },
     },
@@ -68,8 +68,8 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
             decision === 'approve'
               ? 'Release a held order to be bought'
               : 'Refuse a held order and refund it',
-          params: idParams,
-          response: { 200: orderSchema, 404: errorSchema, 409: errorSchema, ...denied },
+          params: idParams('bigint'),
+          response: { 200: orderSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...denied },
         },
       },
       async (request) => {
@@ -176,7 +176,8 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
         tags,
         security,
         summary: 'Every wallet, read-only',
-        querystring: pageQuery,
+        // The cursor is a user id (an int column).
+        querystring: pageQuery('int'),
         response: { 200: pageOf(walletAdminSchema), 400: errorSchema, ...denied },
       },
     },
