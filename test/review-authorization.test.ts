@@ -108,3 +108,22 @@ it('an admin demoted after login is refused by the review (403); the order stays
   expect(rejected).toMatchObject({ status: 200, body: { state: 'failed' } });
   expect(await balanceOf(user.access)).toBe('100.00');
 });
+
+// Last in this file: it changes the orders table to hold a value the code cannot read.
+it('an approved order whose row cannot be read back is refunded, not retried forever', async () => {
+  const { user, orderId } = await heldOrder();
+  await sql('alter table orders drop constraint orders_amount_check');
+  await sql('alter table orders alter column amount type text');
+  await sql("update orders set amount = 'corrupt' where id = ?", [orderId]);
+
+  const error = await review(orderId, 'approve', await userId(ADMIN.username)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect((error as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'UnexpectedData' });
+  const result = await api.temporal.workflow.getHandle(orderWorkflowId(orderId)).result();
+  expect(result).toMatchObject({ state: 'failed' });
+  expect(result.reason).toContain('not a 8-place decimal: corrupt');
+  expect((await orderRow(orderId)).state).toBe('failed');
+  expect(await balanceOf(user.access)).toBe('100.00');
+});
