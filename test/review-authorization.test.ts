@@ -79,6 +79,22 @@ it('the review update refuses a reviewer who is not an admin in Postgres; an adm
     })),
   );
 
+  // A malformed review (no reviewer would look like the review timeout) is refused outright.
+  for (const malformed of [
+    { decision: 'reject', adminId: null },
+    { decision: 'reject' },
+    { decision: 'cancel', adminId: 1 },
+    { decision: 'reject', adminId: 1.5 },
+  ]) {
+    await expect(
+      api.temporal.workflow
+        .getHandle(orderWorkflowId(orderId))
+        .executeUpdate(reviewOrderUpdate, { args: [malformed as unknown as Review] }),
+    ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(await orderRow(orderId)).toEqual({ state: 'held', reviewed_by: null });
+  }
+  expect(await balanceOf(user.access)).toBe('76.00');
+
   const adminId = await userId(ADMIN.username);
   const approved = await review(orderId, 'approve', adminId);
   expect(['pending', 'completed']).toContain(approved.state);

@@ -90,8 +90,15 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       throw failure;
     },
     {
-      validator: (_decision: Review) => {
+      validator: (decision: Review) => {
         if (status.state !== 'held' || review) throw new Error('the order is not waiting for review');
+        // Anyone reaching Temporal can send this: a reviewer must be named (no id is the timeout's).
+        if (
+          (decision?.decision !== 'approve' && decision?.decision !== 'reject') ||
+          !Number.isSafeInteger(decision.adminId)
+        ) {
+          throw new Error('a review is {decision: "approve" | "reject", adminId: an integer}');
+        }
       },
     },
   );
