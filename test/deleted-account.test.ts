@@ -33,6 +33,13 @@ it('an order by an account deleted after its token was issued is refused at once
   expect(res.status).toBe(401);
   expect(Date.now() - started).toBeLessThan(10_000);
   expect(await ordersOf(id)).toBe(0);
+  // With an Idempotency-Key too (the key is stored per user before the debit).
+  const keyed = await api.call('POST', 'orders/', {
+    token: user.access,
+    body: { crypto: 'ABAN', amount: 3 },
+    headers: { 'idempotency-key': 'deleted-account-1' },
+  });
+  expect(keyed.status).toBe(401);
 });
 
 it('the debit activity refuses a deleted user without retrying: the workflow ends rejected', async () => {
