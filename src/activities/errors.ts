@@ -1,12 +1,17 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { AppError } from '../domain/errors.js';
+import { AppError, DataError } from '../domain/errors.js';
 import { ExchangeRejectedError } from '../exchange/exchange.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+
+/** The failure type of data an activity read and cannot use (see DataError). */
+export const UNEXPECTED_DATA = 'UnexpectedData';
 
 /**
  * Turns the errors that retrying cannot fix into non-retryable failures the workflow can read:
  * a business refusal keeps its code as the failure type; an exchange rejection becomes
- * `ExchangeRejected`. Everything else is rethrown and retried.
+ * `ExchangeRejected`; data that cannot be used becomes `UnexpectedData` (the order workflow
+ * refunds what was debited). Everything else (a lost connection, a deadlock) is rethrown and
+ * retried.
  */
 export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -25,6 +30,15 @@ export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
         type: 'ExchangeRejected',
         message: `exchange rejected the purchase: ${error.code}: ${error.message}`,
         nonRetryable: true,
+      });
+    }
+    if (error instanceof DataError) {
+      throw ApplicationFailure.create({
+        type: UNEXPECTED_DATA,
+        message: `unexpected data: ${error.message}`,
+        nonRetryable: true,
+        // What the API answers when it happens in the debit; the data itself is not the client's business.
+        details: [{ status: 422, code: 'order_not_placed', message: 'the order could not be placed' }],
       });
     }
     throw error;

@@ -23,13 +23,16 @@ export function createOrderActivities(deps: ActivityDeps) {
       return { ...placement, reviewTimeoutMs: deps.reviewTimeoutMs };
     },
 
+    /** Refused (`reviewer_not_admin`, permanent) unless the reviewer is an admin in Postgres. */
     async approveHeldOrder(orderId: number, adminId: number): Promise<Placement> {
-      return approveHeldOrder(orm.em.fork(), orderId, adminId, aggregationThreshold);
+      return permanentFailures(() => approveHeldOrder(orm.em.fork(), orderId, adminId, aggregationThreshold));
     },
 
     async rejectHeldOrder(orderId: number, adminId: number | null, reason: string): Promise<OrderView> {
-      await rejectHeldOrder(orm.em.fork(), orderId, adminId, reason);
-      return (await findOrder(orm.em.fork(), orderId))!;
+      return permanentFailures(async () => {
+        await rejectHeldOrder(orm.em.fork(), orderId, adminId, reason);
+        return (await findOrder(orm.em.fork(), orderId))!;
+      });
     },
 
     /** Buys one order alone; the order id is the client order id, so a retry never buys twice. */
@@ -48,11 +51,11 @@ export function createOrderActivities(deps: ActivityDeps) {
     },
 
     async completeOrder(orderId: number, exchangeOrderId: string): Promise<void> {
-      await completeOrder(orm.em.fork(), orderId, exchangeOrderId);
+      await permanentFailures(() => completeOrder(orm.em.fork(), orderId, exchangeOrderId));
     },
 
     async refundOrder(orderId: number, reason: string): Promise<void> {
-      await refundOrder(orm.em.fork(), orderId, reason);
+      await permanentFailures(() => refundOrder(orm.em.fork(), orderId, reason));
     },
   };
 }

@@ -33,12 +33,44 @@ export const errorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
 
-export const pageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.coerce.number().int().positive().optional(),
-});
+/**
+ * The largest id each key column type holds. A `bigint` id is capped at 2^53 - 1, the largest
+ * integer a JSON number carries exactly; its sequences never get near it.
+ */
+const ID_MAX = { int: 2_147_483_647n, bigint: BigInt(Number.MAX_SAFE_INTEGER) } as const;
+/** The Postgres type of the key column an id or cursor is compared with (see src/migrations). */
+export type IdColumn = keyof typeof ID_MAX;
 
-export const idParams = z.strictObject({ id: z.coerce.number().int().positive() });
+/**
+ * An id or cursor in a path or query string: plain decimal digits, no sign, no leading zero, no
+ * spaces, no exponent or hex, within the range of its column. Anything else is a 400 rather than a
+ * coerced lookup or a database error.
+ */
+export const idInput = (column: IdColumn) =>
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,18}$/, { message: 'a positive whole number in plain decimal digits', abort: true })
+    .refine((text) => BigInt(text) <= ID_MAX[column], `must not exceed ${ID_MAX[column]}`)
+    .transform(Number)
+    .meta({ description: `Positive integer, at most ${ID_MAX[column]}`, example: '42' });
+
+/** `limit` (1 to 100, plain digits, 20 when absent) and `cursor` (the `next_cursor` of the previous page). */
+export const pageQuery = (cursorColumn: IdColumn) =>
+  z.strictObject({
+    limit: z
+      .string()
+      .regex(/^[1-9][0-9]{0,2}$/, {
+        message: 'a whole number from 1 to 100 in plain decimal digits',
+        abort: true,
+      })
+      .transform(Number)
+      .refine((n) => n <= 100, 'must not exceed 100')
+      .default(20)
+      .meta({ description: 'Page size, 1 to 100', example: '20' }),
+    cursor: idInput(cursorColumn).optional(),
+  });
+
+export const idParams = (column: IdColumn) => z.strictObject({ id: idInput(column) });
 
 export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ results: z.array(item), next_cursor: z.string().nullable() });

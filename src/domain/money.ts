@@ -3,6 +3,8 @@
  * USD is held as integer cents and crypto quantities as integer units of 1e-8, both as bigint,
  * so no binary float ever holds money. Temporal payloads and API output carry decimal strings.
  */
+import { DataError } from './errors.js';
+
 export type Cents = bigint;
 export type Units = bigint;
 
@@ -60,7 +62,7 @@ export function formatDecimal(value: bigint, decimals: number): string {
 export function readDecimal(text: string, decimals: number): bigint {
   const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
   if (!match || (match[3] ?? '').length > decimals)
-    throw new Error(`not a ${decimals}-place decimal: ${text}`);
+    throw new DataError(`not a ${decimals}-place decimal: ${String(text)}`);
   const value = BigInt(match[2]! + (match[3] ?? '').padEnd(decimals, '0'));
   return match[1] ? -value : value;
 }

@@ -1,13 +1,16 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { User } from './user.js';
 
-/** Audit log: every admin action, written in the same transaction as its effect. */
+/**
+ * Audit log: every admin action, written in the same transaction as its effect. A refused attempt
+ * to review a held order (action `review_refused`) has no admin; the claimed reviewer is in details.
+ */
 export const AdminAction = defineEntity({
   name: 'AdminAction',
   tableName: 'admin_actions',
   properties: {
     id: p.bigint('number').primary().autoincrement(),
-    admin: () => p.manyToOne(User),
+    admin: () => p.manyToOne(User).nullable(),
     action: p.string().length(64),
     subject: p.string().length(128),
     details: p.json<Record<string, unknown>>(),

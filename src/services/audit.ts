@@ -15,3 +15,20 @@ export async function recordAdminAction(
     JSON.stringify(details),
   ]);
 }
+
+/**
+ * Records an attempt to review a held order by someone who is not an admin (or no user at all).
+ * The log's admin column stays empty: the claimed reviewer is kept in the details.
+ */
+export async function recordRefusedReview(
+  tx: EntityManager,
+  reviewerId: number,
+  decision: 'approve' | 'reject',
+  orderId: number,
+  reason: string,
+): Promise<void> {
+  await tx.execute(
+    "insert into admin_actions (admin_id, action, subject, details) values (null, 'review_refused', ?, ?)",
+    [`order:${orderId}`, JSON.stringify({ reviewer_id: reviewerId, decision, reason })],
+  );
+}

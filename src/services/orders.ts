@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cents } from '../domain/money.js';
-import { badRequest, notFound } from '../domain/errors.js';
+import { accountNotFound, badRequest, notFound, unprocessable } from '../domain/errors.js';
 import { isoTime } from '../db/values.js';
 import { appendEntry, creditWallet, debitWallet } from './wallet.js';
 import { gatherFraudFacts } from './fraud.js';
@@ -84,7 +84,23 @@ function routeOf(
 }
 
 /**
- * The debit: one transaction reads the price, asks the fraud rules, debits the wallet only if it
+ * Locks the buyer's account for the debit transaction: the user row against deletion, the wallet
+ * against concurrent debits. A user deleted after their token was issued is refused here, before
+ * anything is read that would not make sense without them.
+ */
+async function lockBuyer(tx: EntityManager, userId: number): Promise<void> {
+  const [user] = await tx.execute<{ id: number }[]>('select id from users where id = ? for key share', [
+    userId,
+  ]);
+  if (!user) throw accountNotFound();
+  const [wallet] = await tx.execute<{ id: number }[]>('select id from wallets where user_id = ? for update', [
+    userId,
+  ]);
+  if (!wallet) throw unprocessable('wallet_not_found', 'the account has no wallet');
+}
+
+/**
+ * The debit: one transaction checks that the buyer and their wallet exist, reads the price, asks the fraud rules, debits the wallet only if it
  * holds the total, and inserts the order and its ledger entry. A rejected order is recorded as
  * failed without moving money; a held one is debited and waits for review. Idempotent by order
  * id: a retry after the commit finds the order and changes nothing.
@@ -98,6 +114,7 @@ export async function placeOrder(
   if (existing) return existing;
   try {
     await em.transactional(async (tx) => {
+      await lockBuyer(tx, input.userId);
       const crypto = await activeCrypto(tx, input.crypto);
       const quantity = readQuantity(input.amount);
       const total = totalPrice(quantity, crypto.price);

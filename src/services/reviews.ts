@@ -1,12 +1,37 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { formatUsd, readUsd, type Cents } from '../domain/money.js';
+import { reviewerNotAdmin } from '../domain/errors.js';
 import { findOrder, refundOrder } from './orders.js';
-import { recordAdminAction } from './audit.js';
+import { recordAdminAction, recordRefusedReview } from './audit.js';
 import type { Placement } from '../workflows/definitions.js';
+
+const INT_MAX = 2_147_483_647;
+
+/**
+ * Whoever decides on a held order must be an admin now, whatever the caller of the workflow
+ * claims: the reviewer's row is read and locked in the transaction that applies the decision, so
+ * the role cannot change before it commits. A refused attempt is audited in its own commit.
+ */
+async function reviewerRefusal(
+  tx: EntityManager,
+  reviewerId: number,
+  decision: 'approve' | 'reject',
+  orderId: number,
+): Promise<boolean> {
+  // The id comes from a workflow payload: only a value the int key can hold is looked up.
+  const lookup = Number.isSafeInteger(reviewerId) && reviewerId > 0 && reviewerId <= INT_MAX;
+  const [reviewer] = lookup
+    ? await tx.execute<{ role: string }[]>('select role from users where id = ? for share', [reviewerId])
+    : [];
+  if (reviewer?.role === 'admin') return false;
+  await recordRefusedReview(tx, reviewerId, decision, orderId, reviewer ? 'not an admin' : 'no such user');
+  return true;
+}
 
 /**
  * An admin approves a held order: it continues to the exchange or the pool. The decision and its
- * audit record commit together. Idempotent: an order no longer held is only read back.
+ * audit record commit together. Idempotent: an order no longer held is only read back. Refused
+ * (`reviewer_not_admin`, the order stays held) when the reviewer is not an admin.
  */
 export async function approveHeldOrder(
   em: EntityManager,
@@ -14,7 +39,8 @@ export async function approveHeldOrder(
   adminId: number,
   threshold: Cents,
 ): Promise<Placement> {
-  await em.transactional(async (tx) => {
+  const refused = await em.transactional(async (tx) => {
+    if (await reviewerRefusal(tx, adminId, 'approve', orderId)) return true;
     const updated = await tx.execute<{ id: string }[]>(
       `update orders set state = case when total_price >= ? then 'pending' else 'aggregated' end,
               reviewed_by = ?, reviewed_at = now(), updated_at = now()
@@ -22,26 +48,34 @@ export async function approveHeldOrder(
       [formatUsd(threshold), adminId, orderId],
     );
     if (updated.length) await recordAdminAction(tx, adminId, 'approve_order', `order:${orderId}`);
+    return false;
   });
+  if (refused) throw reviewerNotAdmin();
   const order = (await findOrder(em, orderId))!;
   return { order, route: readUsd(order.total_price) >= threshold ? 'exchange' : 'pool' };
 }
 
-/** An admin rejects a held order, or nobody reviewed it in time: refunded, with the audit record. */
+/**
+ * An admin rejects a held order (`adminId`), or nobody reviewed it in time (`null`): refunded,
+ * with the audit record. An admin's rejection is refused like an approval when they are not one.
+ */
 export async function rejectHeldOrder(
   em: EntityManager,
   orderId: number,
   adminId: number | null,
   reason: string,
 ): Promise<void> {
-  await em.transactional(async (tx) => {
+  const refused = await em.transactional(async (tx) => {
+    if (adminId !== null && (await reviewerRefusal(tx, adminId, 'reject', orderId))) return true;
     const [held] = await tx.execute<{ id: string }[]>(
       `update orders set reviewed_by = ?, reviewed_at = now() where id = ? and state = 'held' returning id`,
       [adminId, orderId],
     );
-    if (!held) return;
+    if (!held) return false;
     await refundOrder(tx, orderId, reason);
     if (adminId !== null)
       await recordAdminAction(tx, adminId, 'reject_order', `order:${orderId}`, { reason });
+    return false;
   });
+  if (refused) throw reviewerNotAdmin();
 }

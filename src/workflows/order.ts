@@ -34,12 +34,17 @@ const db = proxyLocalActivities<Activities>(dbActivity);
 
 type PlacementOutcome = { ok: true; order: OrderView } | { ok: false; failure: ApplicationFailure };
 
-/** The application failure behind an activity failure, if the activity refused on purpose. */
+/**
+ * The application failure behind an activity failure, if the activity refused on purpose. A
+ * regular activity's failure wraps it in an ActivityFailure; a local activity's arrives as is.
+ */
 function refusal(error: unknown): ApplicationFailure | undefined {
-  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure
-    ? error.cause
-    : undefined;
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure && cause.nonRetryable ? cause : undefined;
 }
+
+/** The failure type of a review refused because the reviewer is not an admin (see domain/errors.ts). */
+const REVIEWER_NOT_ADMIN = 'reviewer_not_admin';
 
 /** A refusal the API turns into its status and error code (see api/orders/placement.ts). */
 const apiRefusal = (status: number, code: string, message: string) =>
@@ -63,6 +68,8 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   let settlement: Settlement | undefined;
   let review: Review | undefined;
   let reviewed: OrderView | undefined;
+  /** Why the review in progress was refused; its update handler throws it. */
+  let reviewRefused: ApplicationFailure | undefined;
 
   setHandler(orderStatusQuery, () => status);
   setHandler(placeOrderUpdate, async () => {
@@ -74,12 +81,24 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     reviewOrderUpdate,
     async (decision) => {
       review = decision;
-      await condition(() => reviewed !== undefined);
-      return reviewed!;
+      await condition(() => reviewed !== undefined || reviewRefused !== undefined);
+      if (reviewed) return reviewed;
+      const failure = reviewRefused!;
+      // The order is still held: the next review may come from an admin.
+      reviewRefused = undefined;
+      review = undefined;
+      throw failure;
     },
     {
-      validator: (_decision: Review) => {
+      validator: (decision: Review) => {
         if (status.state !== 'held' || review) throw new Error('the order is not waiting for review');
+        // Anyone reaching Temporal can send this: a reviewer must be named (no id is the timeout's).
+        if (
+          (decision?.decision !== 'approve' && decision?.decision !== 'reject') ||
+          !Number.isSafeInteger(decision.adminId)
+        ) {
+          throw new Error('a review is {decision: "approve" | "reject", adminId: an integer}');
+        }
       },
     },
   );
@@ -104,38 +123,87 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   placement = { ok: true, order: placed.order };
   status = { ...status, state: placed.order.state };
 
-  let next: Placement = placed;
-  if (placed.route === 'review') {
-    status = { ...status, reason: placed.reason };
-    const decided = await condition(() => review !== undefined, placed.reviewTimeoutMs);
-    if (!decided || review!.decision === 'reject') {
-      const reason = decided ? 'rejected by review' : 'not reviewed in time';
-      reviewed = await db.rejectHeldOrder(input.orderId, decided ? review!.adminId : null, reason);
-      return finish(undefined, { state: 'failed', reason });
-    }
-    next = await db.approveHeldOrder(input.orderId, review!.adminId);
-    reviewed = next.order;
-    status = { ...status, state: next.order.state, reason: undefined };
+  try {
+    return await settle(placed);
+  } catch (error) {
+    // Money moved, and a step after the debit failed for good (data it cannot use): refund rather
+    // than leave the order debited and unsettled. If the refund fails too, the workflow fails.
+    const failure = refusal(error);
+    if (!failure) throw error;
+    reviewRefused ??= failure;
+    const reason = `not processed: ${failure.message}`;
+    await db.refundOrder(input.orderId, reason);
+    return finish(undefined, { state: 'failed', reason });
   }
 
-  const { order } = next;
-  if (next.route === 'exchange') {
-    const bought = await purchase('order', [order], orderClientId(order.id));
-    if ('failed' in bought) {
-      await db.refundOrder(order.id, bought.failed);
-      return finish(undefined, { state: 'failed', reason: bought.failed });
+  /** From a committed debit to the end: review if held, then the purchase alone or in the pool. */
+  async function settle(placed: Placement & { reviewTimeoutMs: number }): Promise<OrderStatus> {
+    let next: Placement = placed;
+    if (placed.route === 'review') {
+      status = { ...status, reason: placed.reason };
+      const deadline = Date.now() + placed.reviewTimeoutMs;
+      for (;;) {
+        const remaining = deadline - Date.now();
+        const decided =
+          remaining > 0 ? await condition(() => review !== undefined, remaining) : review !== undefined;
+        if (!decided || review!.decision === 'reject') {
+          const reason = decided ? 'rejected by review' : 'not reviewed in time';
+          const rejected = await reviewStep(() =>
+            db.rejectHeldOrder(input.orderId, decided ? review!.adminId : null, reason),
+          );
+          if (!rejected) continue;
+          reviewed = rejected;
+          return finish(undefined, { state: 'failed', reason });
+        }
+        const approved = await reviewStep(() => db.approveHeldOrder(input.orderId, review!.adminId));
+        if (!approved) continue;
+        next = approved;
+        reviewed = next.order;
+        status = { ...status, state: next.order.state, reason: undefined };
+        break;
+      }
     }
-    await db.completeOrder(order.id, bought.fill.exchangeOrderId);
-    return finish(undefined, { state: 'completed' });
+
+    const { order } = next;
+    if (next.route === 'exchange') {
+      const bought = await purchase('order', [order], orderClientId(order.id));
+      if ('failed' in bought) {
+        await db.refundOrder(order.id, bought.failed);
+        return finish(undefined, { state: 'failed', reason: bought.failed });
+      }
+      await db.completeOrder(order.id, bought.fill.exchangeOrderId);
+      return finish(undefined, { state: 'completed' });
+    }
+    await db.enqueueInPool(order.crypto, {
+      orderId: order.id,
+      total: order.total_price,
+      amount: order.amount,
+    });
+    status = { ...status, state: 'aggregated' };
+    await condition(() => settlement !== undefined);
+    return finish(undefined, {
+      state: settlement!.state,
+      batchId: settlement!.batchId,
+      reason: settlement!.reason,
+    });
   }
-  await db.enqueueInPool(order.crypto, { orderId: order.id, total: order.total_price, amount: order.amount });
-  status = { ...status, state: 'aggregated' };
-  await condition(() => settlement !== undefined);
-  return finish(undefined, {
-    state: settlement!.state,
-    batchId: settlement!.batchId,
-    reason: settlement!.reason,
-  });
+
+  /**
+   * Applies a review decision. When the activity refuses the reviewer (not an admin in Postgres),
+   * the refusal answers the update, the order stays held, and undefined says to wait on.
+   */
+  async function reviewStep<T>(apply: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await apply();
+    } catch (error) {
+      const failure = refusal(error);
+      if (failure?.type !== REVIEWER_NOT_ADMIN) throw error;
+      reviewRefused = failure;
+      // Wait until the update handler has taken the refusal and cleared the review.
+      await condition(() => reviewRefused === undefined);
+      return undefined;
+    }
+  }
 
   /** Records the final status and lets every update in flight answer before the workflow closes. */
   async function finish(outcome: PlacementOutcome | undefined, final: Omit<OrderStatus, 'orderId'>) {

@@ -5,7 +5,8 @@ import {
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
-import { AppError, conflict, unprocessable } from '../../domain/errors.js';
+import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
+import { AppError, accountNotFound, conflict, unprocessable } from '../../domain/errors.js';
 import { formatQuantity, type Units } from '../../domain/money.js';
 import { activeCrypto, findOrder } from '../../services/orders.js';
 import { requestHash } from '../../services/idempotency.js';
@@ -47,11 +48,16 @@ async function reserveOrderId(em: EntityManager, userId: number, key: string | u
     return { orderId: Number(row!.id) } satisfies Reservation;
   }
   const hash = requestHash(request);
-  await em.execute(
-    `insert into idempotency_keys (user_id, scope, key, request_hash, order_id)
-     values (?, 'order', ?, ?, nextval('orders_id_seq')) on conflict do nothing`,
-    [userId, key, hash],
-  );
+  await em
+    .execute(
+      `insert into idempotency_keys (user_id, scope, key, request_hash, order_id)
+       values (?, 'order', ?, ?, nextval('orders_id_seq')) on conflict do nothing`,
+      [userId, key, hash],
+    )
+    .catch((error: unknown) => {
+      // The account was deleted after its token was issued.
+      throw error instanceof ForeignKeyConstraintViolationException ? accountNotFound() : error;
+    });
   const [row] = await em.execute<
     { request_hash: string; order_id: string; response_status: number | null; response_body: unknown }[]
   >(

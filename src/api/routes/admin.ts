@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { conflict } from '../../domain/errors.js';
+import { conflict, forbidden } from '../../domain/errors.js';
 import {
   auditedReconcile,
   heldOrderState,
@@ -49,7 +49,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
         tags,
         security,
         summary: 'Orders held by the fraud rules, newest first',
-        querystring: pageQuery,
+        querystring: pageQuery('bigint'),
         response: { 200: pageOf(heldOrderSchema), 400: errorSchema, ...denied },
       },
     },
@@ -68,8 +68,8 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
             decision === 'approve'
               ? 'Release a held order to be bought'
               : 'Refuse a held order and refund it',
-          params: idParams,
-          response: { 200: orderSchema, 404: errorSchema, 409: errorSchema, ...denied },
+          params: idParams('bigint'),
+          response: { 200: orderSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...denied },
         },
       },
       async (request) => {
@@ -82,10 +82,12 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
             .getHandle(orderWorkflowId(orderId))
             .executeUpdate(reviewOrderUpdate, { args: [{ decision, adminId: request.user.id }] });
         } catch (error) {
+          if (!(error instanceof WorkflowUpdateFailedError)) throw error;
+          // The review activity found the caller is no longer an admin (the token's role is older).
+          if (error.cause instanceof ApplicationFailure && error.cause.type === 'reviewer_not_admin')
+            throw forbidden(error.cause.message);
           // The validator refused: another admin decided first.
-          if (error instanceof WorkflowUpdateFailedError)
-            throw conflict('order_not_held', 'the order is not waiting for review');
-          throw error;
+          throw conflict('order_not_held', 'the order is not waiting for review');
         }
       },
     );
@@ -176,7 +178,8 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
         tags,
         security,
         summary: 'Every wallet, read-only',
-        querystring: pageQuery,
+        // The cursor is a user id (an int column).
+        querystring: pageQuery('int'),
         response: { 200: pageOf(walletAdminSchema), 400: errorSchema, ...denied },
       },
     },
