@@ -295,3 +295,18 @@ it('each lock lasts twice as long as the one before, up to RATE_LIMIT_LOGIN_MAX_
   await endLock(4 * 60);
   expect(await lockFor()).toBe(60);
 });
+
+it('forgets keys that were quiet for RATE_LIMIT_LOGIN_MAX_LOCK', async () => {
+  const api = await apiWith({ RATE_LIMIT_LOGIN_MAX_LOCK: '1h' });
+  const em = api.db.orm.em.fork();
+  await em.execute(
+    `insert into login_guards (key, attempts, window_ends_at, lockouts) values
+       ('login:stale:203.0.113.1', 9, now() - interval '61 minutes', 3),
+       ('login:recent:203.0.113.1', 9, now() - interval '59 minutes', 3)`,
+  );
+  expect((await login(api, 'someone_else', 'wrong password')).status).toBe(401);
+  const rows = await em.execute<{ key: string }[]>(
+    `select key from login_guards where key like 'login:%:203.0.113.1' order by key`,
+  );
+  expect(rows.map((r) => r.key)).toEqual(['login:recent:203.0.113.1']);
+});

@@ -8,6 +8,8 @@ export interface LoginGuardConfig {
   maxLockMs: number;
 }
 
+const SWEEP_EVERY_MS = 60 * 60 * 1000;
+
 export type Reservation = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 /**
@@ -18,8 +20,23 @@ export type Reservation = { allowed: true } | { allowed: false; retryAfterSecond
  */
 export function createLoginGuard(config: LoginGuardConfig) {
   const { max, windowMs, maxLockMs } = config;
+  let lastSweep = 0;
+
+  /**
+   * A row quiet for `maxLockMs` past its window acts exactly like no row, so it can go; otherwise
+   * guesses at made-up usernames would pile rows up forever.
+   */
+  async function sweep(em: EntityManager): Promise<void> {
+    if (Date.now() - lastSweep < SWEEP_EVERY_MS) return;
+    lastSweep = Date.now();
+    await em.execute(
+      'delete from login_guards where window_ends_at <= now() - make_interval(secs => ? / 1000.0)',
+      [maxLockMs],
+    );
+  }
 
   async function reserve(em: EntityManager, key: string): Promise<Reservation> {
+    await sweep(em);
     // One statement: the row lock of the upsert orders concurrent attempts of one key.
     const [row] = await em.execute<{ attempts: number; retry_ms: string | number }[]>(
       `insert into login_guards as g (key, attempts, window_ends_at)
