@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 import pg from 'pg';
-import { docsEnabled, loadEnv, type Env } from '../src/config/env.js';
+import { DEV_ADMIN_PASSWORD, docsEnabled, loadEnv, type Env } from '../src/config/env.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { seed } from '../src/services/seed.js';
@@ -23,7 +23,6 @@ const root = resolve(import.meta.dirname, '..');
 const dataDir = join(root, '.data');
 const EMBEDDED_PG_PORT = 54329;
 const TEMPORAL_UI_PORT = 8233;
-const DEV_ADMIN_PASSWORD = 'admin-dev-password';
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const startedAt = performance.now();
 

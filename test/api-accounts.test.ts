@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { ADMIN, login, newUser, startApi, type TestApi } from './support/api.js';
+import { ADMIN, login, newUser, startApi, USER_PASSWORD, type TestApi } from './support/api.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -20,7 +20,7 @@ describe('register and login', () => {
     expect(user.refresh).toEqual(expect.any(String));
     const wallet = await api.call('GET', 'accounts/wallet/', { token: user.access });
     expect(wallet).toMatchObject({ status: 200, body: { balance: '0.00' } });
-    const access = await login(api, user.username, 'correct horse battery');
+    const access = await login(api, user.username, USER_PASSWORD);
     expect((await api.call('GET', 'accounts/wallet', { token: access })).status).toBe(200);
   });
 
@@ -58,6 +58,83 @@ describe('register and login', () => {
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body).toEqual(unknown.body);
+  });
+});
+
+describe('usernames are unique regardless of case', () => {
+  it('refuses Alice once alice exists, logs in with any spelling and keeps the first spelling', async () => {
+    const name = `Alice_${process.pid}`;
+    const first = await api.call('POST', 'accounts/auth/register/', {
+      body: { username: name, password: USER_PASSWORD },
+    });
+    expect(first.status).toBe(201);
+    for (const spelling of [name.toLowerCase(), name.toUpperCase()]) {
+      const again = await api.call('POST', 'accounts/auth/register/', {
+        body: { username: spelling, password: USER_PASSWORD },
+      });
+      expect(again).toMatchObject({ status: 409, body: { error: { code: 'username_taken' } } });
+    }
+    for (const spelling of [name, name.toLowerCase(), name.toUpperCase()]) {
+      expect(await login(api, spelling, USER_PASSWORD)).toEqual(expect.any(String));
+    }
+    const [row] = await api.db.orm.em
+      .fork()
+      .execute<{ username: string; n: string }[]>(
+        'select min(username) as username, count(*) as n from users where lower(username) = lower(?)',
+        [name],
+      );
+    expect(row).toEqual({ username: name, n: '1' });
+  });
+
+  it('the database itself refuses a second spelling', async () => {
+    const name = `Bob_${process.pid}`;
+    await api.call('POST', 'accounts/auth/register/', { body: { username: name, password: USER_PASSWORD } });
+    await expect(
+      api.db.orm.em
+        .fork()
+        .execute(`insert into users (username, password_hash) values (?, 'x')`, [name.toLowerCase()]),
+    ).rejects.toThrow(/users_username_lower_unique/);
+  });
+});
+
+describe('password policy', () => {
+  it.each([
+    ['a common password', 'x_policy_a', 'password'],
+    ['eight spaces', 'x_policy_b', '        '],
+    ['a keyboard walk', 'x_policy_c', 'qwertyuiop'],
+    ['the username', 'x_policy_d_long', 'x_policy_d_long'],
+    ['the username in another case', 'x_policy_e_long', 'X_POLICY_E_LONG'],
+    ['a password containing the username', 'x_policy_f', 'my x_policy_f secret'],
+    ['a common password with a digit', 'x_policy_g', 'password1'],
+  ])('refuses %s with 400 weak_password and creates nothing', async (_name, username, password) => {
+    const res = await api.call('POST', 'accounts/auth/register/', { body: { username, password } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('weak_password');
+    expect(res.body.error.message).toMatch(/password/);
+    const [row] = await api.db.orm.em
+      .fork()
+      .execute<{ n: string }[]>('select count(*) as n from users where lower(username) = lower(?)', [
+        username,
+      ]);
+    expect(row!.n).toBe('0');
+  });
+
+  it('says why', async () => {
+    const contains = await api.call('POST', 'accounts/auth/register/', {
+      body: { username: 'x_policy_h', password: 'x_policy_h-2024' },
+    });
+    expect(contains.body.error.message).toBe('the password must not contain the username');
+    const common = await api.call('POST', 'accounts/auth/register/', {
+      body: { username: 'x_policy_i', password: 'password' },
+    });
+    expect(common.body.error.message).toMatch(/too common or too easy to guess/);
+  });
+
+  it('accepts a long passphrase of ordinary words, with no composition rules', async () => {
+    const res = await api.call('POST', 'accounts/auth/register/', {
+      body: { username: 'x_policy_ok', password: 'purple tractor singing' },
+    });
+    expect(res.status).toBe(201);
   });
 });
 
@@ -142,6 +219,96 @@ describe('access tokens', () => {
     const res = await api.call('GET', 'accounts/wallet/', { token: token() });
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBeDefined();
+  });
+});
+
+describe('token claims', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const full = (sub: string) => ({
+    sub,
+    role: 'user',
+    typ: 'access',
+    iss: api.env.JWT_ISSUER,
+    aud: api.env.JWT_AUDIENCE,
+    iat: now(),
+    exp: now() + 600,
+  });
+  const sign = (payload: object) => forge({ alg: 'HS256', typ: 'JWT' }, payload, api.env.JWT_SECRET);
+  const idOf = async (username: string) => {
+    const [row] = await api.db.orm.em
+      .fork()
+      .execute<{ id: number }[]>('select id from users where username = ?', [username]);
+    return String(row!.id);
+  };
+
+  it.each(['exp', 'iss', 'aud', 'sub', 'typ'])('refuses a token without %s with 401', async (claim) => {
+    const user = await newUser(api);
+    const payload: Record<string, unknown> = full(await idOf(user.username));
+    expect((await api.call('GET', 'accounts/wallet/', { token: sign(payload) })).status).toBe(200);
+    delete payload[claim];
+    const res = await api.call('GET', 'accounts/wallet/', { token: sign(payload) });
+    expect(res).toMatchObject({ status: 401, body: { error: { code: 'invalid_token' } } });
+  });
+
+  it.each(['0', '-1', '1.5', '1e0', '0x1', ' 1', '01', 'abc', '2147483648', '99999999999999999999', ''])(
+    'refuses sub %j with 401, not 500',
+    async (sub) => {
+      const res = await api.call('GET', 'accounts/wallet/', { token: sign(full(sub)) });
+      expect(res).toMatchObject({ status: 401, body: { error: { code: 'invalid_token' } } });
+    },
+  );
+
+  it.each([[1], [null], [true]])('refuses a non-string sub %j with 401', async (sub) => {
+    const res = await api.call('GET', 'accounts/wallet/', { token: sign({ ...full('1'), sub }) });
+    expect(res.status).toBe(401);
+  });
+
+  it('refuses a refresh token whose sub, jti or fam is malformed with 401, not 500', async () => {
+    const base = { ...full('1'), typ: 'refresh', jti: crypto.randomUUID(), fam: crypto.randomUUID() };
+    for (const payload of [
+      { ...base, sub: 'abc' },
+      { ...base, jti: 'not-a-uuid' },
+      { ...base, fam: 'not-a-uuid' },
+    ]) {
+      const res = await api.call('POST', 'accounts/auth/refresh/', { body: { refresh: sign(payload) } });
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it('takes the role from the database, not from the token', async () => {
+    const user = await newUser(api);
+    const token = sign({ ...full(await idOf(user.username)), role: 'admin' });
+    expect((await api.call('GET', 'accounts/wallet/', { token })).status).toBe(200);
+    expect((await api.call('GET', 'admin/wallets/', { token })).status).toBe(403);
+  });
+
+  it("refuses a deleted user's valid token with 401 at once, on every authenticated route", async () => {
+    const user = await newUser(api);
+    const id = await idOf(user.username);
+    expect((await api.call('GET', 'accounts/wallet/', { token: user.access })).status).toBe(200);
+    // A fresh user has no ledger entries, so the rows can go (the ledger itself refuses deletes).
+    const em = api.db.orm.em.fork();
+    await em.execute('delete from refresh_tokens where user_id = ?', [id]);
+    await em.execute('delete from wallets where user_id = ?', [id]);
+    await em.execute('delete from users where id = ?', [id]);
+    const routes: [string, string, unknown?][] = [
+      ['GET', 'accounts/wallet/'],
+      ['PATCH', 'accounts/wallet/deposit/', { amount: '10.00' }],
+      ['POST', 'accounts/wallet/withdraw/', { amount: '1.00' }],
+      ['GET', 'accounts/holdings/'],
+      ['POST', 'orders/', { crypto: 'ABAN', amount: 3 }],
+      ['GET', 'orders/'],
+      ['GET', 'transactions/'],
+      ['POST', 'accounts/totp/enroll/', { password: USER_PASSWORD }],
+    ];
+    for (const [method, path, body] of routes) {
+      const res = await api.call(method, path, { token: user.access, body });
+      expect({ path, status: res.status, code: res.body?.error?.code }).toEqual({
+        path,
+        status: 401,
+        code: 'invalid_token',
+      });
+    }
   });
 });
 

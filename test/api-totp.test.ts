@@ -1,7 +1,7 @@
 import { generate } from 'otplib';
-import { newUser, startApi, type TestApi } from './support/api.js';
+import { newUser, startApi, USER_PASSWORD, type TestApi } from './support/api.js';
 
-const PASSWORD = 'correct horse battery';
+const PASSWORD = USER_PASSWORD;
 const STEP = 30;
 
 let api: TestApi;
@@ -39,7 +39,10 @@ const loginWith = (username: string, extra: Record<string, unknown> = {}, passwo
   api.call('POST', 'accounts/auth/login/', { body: { username, password, ...extra } });
 
 const enroll = async (access: string): Promise<string> => {
-  const res = await api.call('POST', 'accounts/totp/enroll/', { token: access });
+  const res = await api.call('POST', 'accounts/totp/enroll/', {
+    token: access,
+    body: { password: PASSWORD },
+  });
   expect(res.status).toBe(200);
   return res.body.secret;
 };
@@ -54,7 +57,7 @@ async function enabledUser() {
   const secret = await enroll(user.access);
   const res = await api.call('POST', 'accounts/totp/confirm/', {
     token: user.access,
-    body: { code: await codeAt(secret, -1) },
+    body: { password: PASSWORD, code: await codeAt(secret, -1) },
   });
   expect(res).toMatchObject({ status: 200, body: { totp_enabled: true } });
   return { ...user, secret };
@@ -63,7 +66,10 @@ async function enabledUser() {
 describe('TOTP enrolment', () => {
   it('returns a secret and an otpauth URI naming the issuer and the username', async () => {
     const user = await newUser(api, 'totp');
-    const res = await api.call('POST', 'accounts/totp/enroll/', { token: user.access });
+    const res = await api.call('POST', 'accounts/totp/enroll/', {
+      token: user.access,
+      body: { password: PASSWORD },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const { secret, otpauth_url } = res.body;
@@ -83,7 +89,7 @@ describe('TOTP enrolment', () => {
     const secret = await enroll(user.access);
     const res = await api.call('POST', 'accounts/totp/confirm/', {
       token: user.access,
-      body: { code: await wrongCode(secret) },
+      body: { password: PASSWORD, code: await wrongCode(secret) },
     });
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'invalid_otp' } } });
     // Still off: a pending secret is not enforced.
@@ -97,27 +103,30 @@ describe('TOTP enrolment', () => {
     expect(second).not.toBe(first);
     const stale = await api.call('POST', 'accounts/totp/confirm/', {
       token: user.access,
-      body: { code: await codeAt(first) },
+      body: { password: PASSWORD, code: await codeAt(first) },
     });
     expect(stale).toMatchObject({ status: 400, body: { error: { code: 'invalid_otp' } } });
     const fresh = await api.call('POST', 'accounts/totp/confirm/', {
       token: user.access,
-      body: { code: await codeAt(second) },
+      body: { password: PASSWORD, code: await codeAt(second) },
     });
     expect(fresh).toMatchObject({ status: 200, body: { totp_enabled: true } });
   });
 
   it('answers 409 to enrolling while TOTP is enabled, and keeps the secret', async () => {
     const user = await enabledUser();
-    const res = await api.call('POST', 'accounts/totp/enroll/', { token: user.access });
+    const res = await api.call('POST', 'accounts/totp/enroll/', {
+      token: user.access,
+      body: { password: PASSWORD },
+    });
     expect(res).toMatchObject({ status: 409, body: { error: { code: 'totp_already_enabled' } } });
     expect((await loginWith(user.username, { otp: await codeAt(user.secret) })).status).toBe(200);
   });
 
   it.each([
-    ['enroll/', undefined],
-    ['confirm/', { code: '123456' }],
-    ['disable/', { code: '123456' }],
+    ['enroll/', { password: PASSWORD }],
+    ['confirm/', { password: PASSWORD, code: '123456' }],
+    ['disable/', { password: PASSWORD, code: '123456' }],
   ])('requires an access token for %s', async (path, body) => {
     const res = await api.call('POST', `accounts/totp/${path}`, { body });
     expect(res).toMatchObject({ status: 401, body: { error: { code: 'invalid_token' } } });
@@ -134,7 +143,10 @@ describe('TOTP enrolment', () => {
   ])('refuses a confirmation with %s with 400', async (_name, body) => {
     const user = await newUser(api, 'totp');
     await enroll(user.access);
-    const res = await api.call('POST', 'accounts/totp/confirm/', { token: user.access, body });
+    const res = await api.call('POST', 'accounts/totp/confirm/', {
+      token: user.access,
+      body: { password: PASSWORD, ...body },
+    });
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation_error' } } });
   });
 });
@@ -196,28 +208,121 @@ describe('disabling TOTP', () => {
 
     const wrong = await api.call('POST', 'accounts/totp/disable/', {
       token: user.access,
-      body: { code: await wrongCode(user.secret) },
+      body: { password: PASSWORD, code: await wrongCode(user.secret) },
     });
     expect(wrong).toMatchObject({ status: 400, body: { error: { code: 'invalid_otp' } } });
     // The confirmation's code is used up, so it cannot disable either.
     const used = await api.call('POST', 'accounts/totp/disable/', {
       token: user.access,
-      body: { code: await codeAt(user.secret, -1) },
+      body: { password: PASSWORD, code: await codeAt(user.secret, -1) },
     });
     expect(used).toMatchObject({ status: 400, body: { error: { code: 'invalid_otp' } } });
     expect((await loginWith(user.username)).body.error.code).toBe('otp_required');
 
     const res = await api.call('POST', 'accounts/totp/disable/', {
       token: user.access,
-      body: { code: await codeAt(user.secret) },
+      body: { password: PASSWORD, code: await codeAt(user.secret) },
     });
     expect(res).toMatchObject({ status: 200, body: { totp_enabled: false } });
     expect((await loginWith(user.username)).status).toBe(200);
 
     const again = await api.call('POST', 'accounts/totp/disable/', {
       token: user.access,
-      body: { code: await codeAt(user.secret, 1) },
+      body: { password: PASSWORD, code: await codeAt(user.secret, 1) },
     });
     expect(again).toMatchObject({ status: 409, body: { error: { code: 'totp_not_enabled' } } });
+  });
+});
+
+describe('two-factor changes need the current password', () => {
+  it.each(['enroll/', 'confirm/', 'disable/'])('refuses %s without a password with 400', async (path) => {
+    const user = await enabledUser();
+    const body = path === 'enroll/' ? {} : { code: await codeAt(user.secret) };
+    const res = await api.call('POST', `accounts/totp/${path}`, { token: user.access, body });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation_error' } } });
+  });
+
+  it('refuses enroll with a wrong password and stores no secret', async () => {
+    const user = await newUser(api, 'totp');
+    const res = await api.call('POST', 'accounts/totp/enroll/', {
+      token: user.access,
+      body: { password: 'not the password' },
+    });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'invalid_password' } } });
+    const [row] = await api.db.orm.em
+      .fork()
+      .execute('select totp_secret from users where lower(username) = lower(?)', [user.username]);
+    expect(row!.totp_secret).toBeNull();
+  });
+
+  it('refuses confirm with a wrong password and a right code, leaving TOTP off and the code unused', async () => {
+    await awayFromStepEdge();
+    const user = await newUser(api, 'totp');
+    const secret = await enroll(user.access);
+    const code = await codeAt(secret);
+    const wrong = await api.call('POST', 'accounts/totp/confirm/', {
+      token: user.access,
+      body: { password: 'not the password', code },
+    });
+    expect(wrong).toMatchObject({ status: 400, body: { error: { code: 'invalid_password' } } });
+    expect((await loginWith(user.username)).status).toBe(200);
+    const right = await api.call('POST', 'accounts/totp/confirm/', {
+      token: user.access,
+      body: { password: PASSWORD, code },
+    });
+    expect(right).toMatchObject({ status: 200, body: { totp_enabled: true } });
+  });
+
+  it('refuses disable with a wrong password and a right code, leaving TOTP on', async () => {
+    const user = await enabledUser();
+    const res = await api.call('POST', 'accounts/totp/disable/', {
+      token: user.access,
+      body: { password: 'not the password', code: await codeAt(user.secret) },
+    });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'invalid_password' } } });
+    expect((await loginWith(user.username)).body.error.code).toBe('otp_required');
+  });
+});
+
+describe('two-factor changes end the other sessions', () => {
+  const refresh = (token: string) => api.call('POST', 'accounts/auth/refresh/', { body: { refresh: token } });
+
+  it('confirm revokes every other refresh-token family and keeps the caller’s', async () => {
+    await awayFromStepEdge();
+    const user = await newUser(api, 'totp');
+    const other = await loginWith(user.username);
+    expect(other.status).toBe(200);
+    const secret = await enroll(user.access);
+    const res = await api.call('POST', 'accounts/totp/confirm/', {
+      token: user.access,
+      body: { password: PASSWORD, code: await codeAt(secret) },
+    });
+    expect(res.status).toBe(200);
+    expect((await refresh(other.body.refresh)).status).toBe(401);
+    expect((await refresh(user.refresh)).status).toBe(200);
+  });
+
+  it('disable revokes every other refresh-token family and keeps the caller’s', async () => {
+    const user = await enabledUser();
+    const other = await loginWith(user.username, { otp: await codeAt(user.secret) });
+    expect(other.status).toBe(200);
+    const res = await api.call('POST', 'accounts/totp/disable/', {
+      token: user.access,
+      body: { password: PASSWORD, code: await codeAt(user.secret, 1) },
+    });
+    expect(res.status).toBe(200);
+    expect((await refresh(other.body.refresh)).status).toBe(401);
+    expect((await refresh(user.refresh)).status).toBe(200);
+  });
+
+  it('a failed change revokes nothing', async () => {
+    const user = await enabledUser();
+    const other = await loginWith(user.username, { otp: await codeAt(user.secret) });
+    const res = await api.call('POST', 'accounts/totp/disable/', {
+      token: user.access,
+      body: { password: PASSWORD, code: await wrongCode(user.secret) },
+    });
+    expect(res.status).toBe(400);
+    expect((await refresh(other.body.refresh)).status).toBe(200);
   });
 });

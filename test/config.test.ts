@@ -30,9 +30,46 @@ describe('configuration', () => {
     );
   });
 
-  it('refuses to start in production with the development signing key or a short one', () => {
-    expect(() => loadEnv({ APP_ENV: 'production' })).toThrow(/JWT_SECRET: must be set to a random value/);
-    expect(() => loadEnv({ APP_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/JWT_SECRET/);
-    expect(loadEnv({ APP_ENV: 'production', JWT_SECRET: 'x'.repeat(48) }).APP_ENV).toBe('production');
+  const strong = { JWT_SECRET: 'x'.repeat(48), ADMIN_PASSWORD: 'Tested-Ledger-Quartz-71' };
+
+  it.each(['production', 'test'])(
+    'refuses to start in %s with the development signing key or a short one',
+    (APP_ENV) => {
+      expect(() => loadEnv({ APP_ENV, ADMIN_PASSWORD: strong.ADMIN_PASSWORD })).toThrow(
+        /JWT_SECRET: must be set to a random value of at least 32 characters/,
+      );
+      expect(() => loadEnv({ ...strong, APP_ENV, JWT_SECRET: 'x'.repeat(31) })).toThrow(/JWT_SECRET/);
+      expect(loadEnv({ ...strong, APP_ENV, JWT_SECRET: 'x'.repeat(32) }).APP_ENV).toBe(APP_ENV);
+    },
+  );
+
+  it.each(['production', 'test'])(
+    'refuses to start in %s with a missing, default or weak admin password',
+    (APP_ENV) => {
+      expect(() => loadEnv({ APP_ENV, JWT_SECRET: strong.JWT_SECRET })).toThrow(
+        /ADMIN_PASSWORD: must be set outside development/,
+      );
+      expect(() => loadEnv({ ...strong, APP_ENV, ADMIN_PASSWORD: 'admin-dev-password' })).toThrow(
+        /ADMIN_PASSWORD: must be set outside development/,
+      );
+      expect(() => loadEnv({ ...strong, APP_ENV, ADMIN_PASSWORD: 'password' })).toThrow(
+        /ADMIN_PASSWORD: the password is too common/,
+      );
+      expect(() => loadEnv({ ...strong, APP_ENV, ADMIN_PASSWORD: 'my-admin-account' })).toThrow(
+        /ADMIN_PASSWORD: the password must not contain the username/,
+      );
+      const env = loadEnv({ ...strong, APP_ENV });
+      expect(env.ADMIN_PASSWORD).toBe(strong.ADMIN_PASSWORD);
+    },
+  );
+
+  it('lists both problems at once', () => {
+    expect(() => loadEnv({ APP_ENV: 'production' })).toThrow(/JWT_SECRET: .*\n {2}ADMIN_PASSWORD: /);
+  });
+
+  it('keeps the published defaults working in development only', () => {
+    const env = loadEnv({ APP_ENV: 'development' });
+    expect(env.ADMIN_PASSWORD).toBe('admin-dev-password');
+    expect(env.JWT_SECRET.length).toBeGreaterThanOrEqual(32);
   });
 });

@@ -13,6 +13,8 @@ import { registerRateLimits } from './plugins/rate-limit.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
 import { createTokenService } from './auth/tokens.js';
+import { createAttempts } from './auth/attempts.js';
+import { createLoginGuard, unguarded } from '../services/login-guard.js';
 import { authRoutes } from './routes/auth.js';
 import { walletRoutes } from './routes/wallet.js';
 import { cryptoCurrencyRoutes } from './routes/crypto-currencies.js';
@@ -82,17 +84,22 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await healthRoutes(app, deps);
 
   const tokens = createTokenService(app, env);
+  const attempts = createAttempts(
+    env.RATE_LIMIT_ENABLED
+      ? createLoginGuard({ ...env.RATE_LIMIT_LOGIN_FAILURES, maxLockMs: env.RATE_LIMIT_LOGIN_MAX_LOCK })
+      : unguarded,
+  );
   await app.register(
     async (api) => {
       // Tokens, balances and ledgers are private and change with every write: no cache keeps them.
       api.addHook('onSend', async (_request, reply) => {
         if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       });
-      await authRoutes(api, { tokens });
+      await authRoutes(api, { tokens, attempts });
       await walletRoutes(api, { env });
       await cryptoCurrencyRoutes(api);
       await transactionRoutes(api);
-      await totpRoutes(api);
+      await totpRoutes(api, { tokens, attempts });
       await orderRoutes(api, { temporal: deps.temporal, taskQueue: env.TEMPORAL_TASK_QUEUE });
       await adminRoutes(api, { env, temporal: deps.temporal });
     },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseUsd } from '../domain/money.js';
 import type { FraudConfig } from '../domain/fraud.js';
+import { passwordProblem } from '../domain/password-policy.js';
 
 const duration = (fallback: string) =>
   z
@@ -53,6 +54,8 @@ const flag = (fallback: boolean) =>
     .transform((v) => v === 'true' || v === '1');
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-0123456789abcdef';
+export const DEV_ADMIN_PASSWORD = 'admin-dev-password';
+const MIN_JWT_SECRET_LENGTH = 32;
 
 export const envSchema = z
   .object({
@@ -94,7 +97,7 @@ export const envSchema = z
     JWT_REFRESH_TTL: duration('7d'),
 
     ADMIN_USERNAME: z.string().default('admin'),
-    ADMIN_PASSWORD: z.string().min(8).default('admin-dev-password'),
+    ADMIN_PASSWORD: z.string().min(8).default(DEV_ADMIN_PASSWORD),
 
     AGGREGATION_THRESHOLD: usd('10.00'),
     AGGREGATION_MAX_WAIT: duration('15m'),
@@ -110,8 +113,10 @@ export const envSchema = z
     RATE_LIMIT_ENABLED: flag(true),
     /** Key prefix of the counters in Redis. */
     RATE_LIMIT_NAMESPACE: z.string().default('crypto-purchase-rl:'),
-    /** Failed logins per account (wrong password or one-time code). */
+    /** Sign-in attempts per account and client IP (password or one-time code) before a lock. */
     RATE_LIMIT_LOGIN_FAILURES: limit('5/15m'),
+    /** Each lock lasts twice as long as the one before, up to this. */
+    RATE_LIMIT_LOGIN_MAX_LOCK: duration('24h'),
     /** Requests per IP to the auth routes (login, register, refresh, logout). */
     RATE_LIMIT_AUTH_IP: limit('100/1m'),
     RATE_LIMIT_REGISTER_IP: limit('30/1h'),
@@ -137,13 +142,25 @@ export const envSchema = z
     FRAUD_REVIEW_TIMEOUT: duration('24h'),
   })
   .superRefine((env, ctx) => {
-    // A guessable or missing signing key is only tolerable on a developer's machine.
-    if (env.APP_ENV === 'production' && (env.JWT_SECRET === DEV_JWT_SECRET || env.JWT_SECRET.length < 32)) {
+    // Guessable or published credentials are only tolerable on a developer's machine; `test` is held
+    // to the same rules, so the tests run the configuration production runs.
+    if (env.APP_ENV === 'development') return;
+    if (env.JWT_SECRET === DEV_JWT_SECRET || env.JWT_SECRET.length < MIN_JWT_SECRET_LENGTH) {
       ctx.addIssue({
         code: 'custom',
         path: ['JWT_SECRET'],
-        message: 'must be set to a random value of at least 32 characters outside development',
+        message: `must be set to a random value of at least ${MIN_JWT_SECRET_LENGTH} characters outside development`,
       });
+    }
+    if (env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ADMIN_PASSWORD'],
+        message: 'must be set outside development (the default is published)',
+      });
+    } else {
+      const problem = passwordProblem(env.ADMIN_PASSWORD, env.ADMIN_USERNAME);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: problem });
     }
   });
 

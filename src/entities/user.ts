@@ -8,7 +8,8 @@ export const User = defineEntity({
   tableName: 'users',
   properties: {
     id: p.integer().primary().autoincrement(),
-    username: p.string().length(64).unique(),
+    /** Unique regardless of case (see `uniques`); stored as the user spelled it, for display. */
+    username: p.string().length(64),
     passwordHash: p.string().length(255).hidden(),
     role: p.enum(USER_ROLES).default('user'),
     totpSecret: p.string().length(64).nullable().hidden(),
@@ -17,5 +18,12 @@ export const User = defineEntity({
     totpLastStep: p.bigint('number').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
+  uniques: [
+    {
+      name: 'users_username_lower_unique',
+      expression: (columns, table, name) =>
+        `create unique index "${name}" on "${table.name}" (lower("${columns.username}"))`,
+    },
+  ],
 });
 export type IUser = InferEntity<typeof User>;

@@ -1,10 +1,12 @@
 import { Migration0001Initial } from './0001-initial.js';
 import { Migration0002Security } from './0002-security.js';
+import { Migration0003UsernamesAndLockout } from './0003-usernames-and-lockout.js';
 import { Migration0006ReviewAudit } from './0006-review-audit.js';
 
 /** Listed explicitly so migrations run the same under tsx, compiled JS and jest. */
 export const migrations = [
   { name: '0001-initial', class: Migration0001Initial },
   { name: '0002-security', class: Migration0002Security },
+  { name: '0003-usernames-and-lockout', class: Migration0003UsernamesAndLockout },
   { name: '0006-review-audit', class: Migration0006ReviewAudit },
 ];

@@ -1,7 +1,8 @@
 import argon2 from 'argon2';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { conflict, unauthorized } from '../domain/errors.js';
+import { badRequest, conflict, unauthorized } from '../domain/errors.js';
+import { passwordProblem } from '../domain/password-policy.js';
 import type { UserRole } from '../entities/user.js';
 import { verifyLoginCode } from './totp.js';
 
@@ -10,6 +11,7 @@ const HASH_OPTIONS = { type: argon2.argon2id } as const;
 
 /** Compared against when the username does not exist, so both paths cost one argon2 verify. */
 let dummyHash: Promise<string> | undefined;
+const dummy = () => (dummyHash ??= hashPassword('not-a-real-password'));
 
 export interface AccountView {
   id: number;
@@ -19,13 +21,23 @@ export interface AccountView {
 
 export const hashPassword = (password: string) => argon2.hash(password, HASH_OPTIONS);
 
-/** Creates the user and an empty wallet atomically. */
+/** 400 `weak_password` unless `password` passes the password policy for `username`. */
+export function assertStrongPassword(password: string, username: string): void {
+  const problem = passwordProblem(password, username);
+  if (problem) throw badRequest('weak_password', problem);
+}
+
+/**
+ * Creates the user and an empty wallet atomically. Usernames are unique regardless of case
+ * (`Alice` and `alice` are one account); the spelling given here is the one displayed.
+ */
 export async function register(
   em: EntityManager,
   username: string,
   password: string,
   role: UserRole = 'user',
 ): Promise<AccountView> {
+  assertStrongPassword(password, username);
   const passwordHash = await hashPassword(password);
   try {
     return await em.transactional(async (tx) => {
@@ -55,10 +67,11 @@ export async function verifyCredentials(
   otp?: string,
 ): Promise<AccountView> {
   const [user] = await em.execute<
-    { id: number; password_hash: string; role: UserRole; totp_enabled: boolean }[]
-  >('select id, password_hash, role, totp_enabled from users where username = ?', [username]);
-  dummyHash ??= hashPassword('not-a-real-password');
-  const ok = await argon2.verify(user?.password_hash ?? (await dummyHash), password);
+    { id: number; username: string; password_hash: string; role: UserRole; totp_enabled: boolean }[]
+  >('select id, username, password_hash, role, totp_enabled from users where lower(username) = lower(?)', [
+    username,
+  ]);
+  const ok = await argon2.verify(user?.password_hash ?? (await dummy()), password);
   if (!user || !ok) throw unauthorized('invalid username or password', 'invalid_credentials');
   if (user.totp_enabled) {
     if (otp === undefined) throw unauthorized('a one-time code is required', 'otp_required');
@@ -66,7 +79,17 @@ export async function verifyCredentials(
       throw unauthorized('the one-time code is wrong, expired or already used', 'invalid_otp');
     }
   }
-  return { id: user.id, username, role: user.role };
+  return { id: user.id, username: user.username, role: user.role };
+}
+
+/** Whether `password` is the user's current password (false for a user that does not exist). */
+export async function checkPassword(em: EntityManager, userId: number, password: string): Promise<boolean> {
+  const [user] = await em.execute<{ password_hash: string }[]>(
+    'select password_hash from users where id = ?',
+    [userId],
+  );
+  const ok = await argon2.verify(user?.password_hash ?? (await dummy()), password);
+  return ok && user !== undefined;
 }
 
 export async function findAccount(em: EntityManager, userId: number): Promise<AccountView | undefined> {

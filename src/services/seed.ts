@@ -8,7 +8,11 @@ export const SEED_CRYPTOS = [
   { name: 'ETH', price: '3000.00' },
 ];
 
-/** Idempotent dev seed: the three cryptos and an admin with 1000.00 (credited once, through the ledger). */
+/**
+ * Idempotent dev seed: the three cryptos and an admin with 1000.00 (credited once, through the ledger).
+ * The admin password is not held to the password policy here: the configuration already refuses a
+ * weak or published one outside development, and the development default must keep working.
+ */
 export async function seed(em: EntityManager, admin: { username: string; password: string }): Promise<void> {
   for (const c of SEED_CRYPTOS) {
     await em.execute(
@@ -20,7 +24,7 @@ export async function seed(em: EntityManager, admin: { username: string; passwor
   const created = await em.transactional(async (tx) => {
     const [user] = await tx.execute<{ id: number }[]>(
       `insert into users (username, password_hash, role) values (?, ?, 'admin')
-       on conflict (username) do nothing returning id`,
+       on conflict ((lower(username))) do nothing returning id`,
       [admin.username, passwordHash],
     );
     if (!user) return undefined;

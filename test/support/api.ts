@@ -10,7 +10,11 @@ import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/worke
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { quietRuntime, startSimulator, type Simulator } from './pipeline.js';
 
-export const ADMIN = { username: 'admin', password: 'admin-test-password' };
+/** The test environment follows the production rules: a strong admin password and signing key. */
+export const ADMIN = { username: 'admin', password: 'Tested-Ledger-Quartz-71' };
+const TEST_JWT_SECRET = 'test-signing-key-7f3a9c2e5b8d1f4a6c0e9b2d5f8a1c4e';
+/** What newUser registers with; strong enough for the password policy. */
+export const USER_PASSWORD = 'correct horse battery';
 
 export interface TestApi {
   url: string;
@@ -36,6 +40,7 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     TEMPORAL_NAMESPACE: `test-${process.env.JEST_WORKER_ID ?? '1'}`,
     TEMPORAL_TASK_QUEUE: `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     ADMIN_PASSWORD: ADMIN.password,
+    JWT_SECRET: TEST_JWT_SECRET,
     ...overrides,
   });
 }
@@ -139,7 +144,7 @@ export async function newUser(
 ): Promise<{ username: string; access: string; refresh: string }> {
   const username = `${prefix}${process.pid}x${++counter}`;
   const res = await api.call('POST', 'accounts/auth/register/', {
-    body: { username, password: 'correct horse battery' },
+    body: { username, password: USER_PASSWORD },
   });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { username, ...res.body };

@@ -14,7 +14,7 @@ import { seed } from '../../src/services/seed.js';
 import { parseUsd } from '../../src/domain/money.js';
 import { fraudConfig } from '../../src/config/env.js';
 import type { FraudConfig } from '../../src/domain/fraud.js';
-import { testEnv } from './api.js';
+import { ADMIN, testEnv } from './api.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 let runtimeInstalled = false;
@@ -88,7 +88,7 @@ export interface Pipeline {
 export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
   quietRuntime();
   const db = await createTestDatabase();
-  await seed(db.orm.em.fork(), { username: 'admin', password: 'admin-test-password' });
+  await seed(db.orm.em.fork(), ADMIN);
   const sim = await startSimulator(options.simulatorEnv);
   const path = temporalTestServerPath();
   const env = await TestWorkflowEnvironment.createTimeSkipping(

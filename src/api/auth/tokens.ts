@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { unauthorized } from '../../domain/errors.js';
 import { findAccount } from '../../services/accounts.js';
 import type { Env } from '../../config/env.js';
-import type { AccessClaims, RefreshClaims } from '../plugins/auth.js';
+import { isUuid, subjectId, type AccessClaims, type RefreshClaims } from '../plugins/auth.js';
 import type { UserRole } from '../../entities/user.js';
 
 export interface TokenPair {
@@ -34,7 +34,7 @@ export function createTokenService(app: FastifyInstance, env: Env) {
       familyId,
       new Date(Date.now() + env.JWT_REFRESH_TTL),
     ]);
-    const access: AccessClaims = { sub: String(user.id), role: user.role, typ: 'access' };
+    const access: AccessClaims = { sub: String(user.id), role: user.role, typ: 'access', fam: familyId };
     const refresh: RefreshClaims = { sub: String(user.id), typ: 'refresh', jti, fam: familyId };
     return {
       access: app.jwt.sign(access, { expiresIn: seconds(env.JWT_ACCESS_TTL) }),
@@ -42,7 +42,7 @@ export function createTokenService(app: FastifyInstance, env: Env) {
     };
   }
 
-  function verifyRefresh(token: string): RefreshClaims {
+  function verifyRefresh(token: string): RefreshClaims & { userId: number } {
     let claims: AccessClaims | RefreshClaims;
     try {
       claims = app.jwt.verify<AccessClaims | RefreshClaims>(token);
@@ -50,7 +50,9 @@ export function createTokenService(app: FastifyInstance, env: Env) {
       throw invalidRefresh();
     }
     if (claims.typ !== 'refresh') throw invalidRefresh();
-    return claims;
+    const userId = subjectId(claims.sub);
+    if (userId === undefined || !isUuid(claims.jti) || !isUuid(claims.fam)) throw invalidRefresh();
+    return { ...claims, userId };
   }
 
   async function rotate(em: EntityManager, token: string): Promise<TokenPair> {
@@ -60,7 +62,7 @@ export function createTokenService(app: FastifyInstance, env: Env) {
         { used_at: string | null; revoked_at: string | null; expires_at: string }[]
       >(
         'select used_at, revoked_at, expires_at from refresh_tokens where id = ? and user_id = ? for update',
-        [claims.jti, Number(claims.sub)],
+        [claims.jti, claims.userId],
       );
       if (!row || row.revoked_at || new Date(row.expires_at).getTime() <= Date.now())
         return 'invalid' as const;
@@ -69,7 +71,7 @@ export function createTokenService(app: FastifyInstance, env: Env) {
         return 'reused' as const;
       }
       await tx.execute('update refresh_tokens set used_at = now() where id = ?', [claims.jti]);
-      const account = await findAccount(tx, Number(claims.sub));
+      const account = await findAccount(tx, claims.userId);
       if (!account) return 'invalid' as const;
       return issue(tx, account, claims.fam);
     });
@@ -84,12 +86,24 @@ export function createTokenService(app: FastifyInstance, env: Env) {
     );
   }
 
+  /**
+   * Every session of the user but `keepFamily` (the caller's own) ends: their refresh tokens stop
+   * working at once, their access tokens expire on their own.
+   */
+  async function revokeOtherFamilies(em: EntityManager, userId: number, keepFamily?: string): Promise<void> {
+    await em.execute(
+      `update refresh_tokens set revoked_at = now()
+        where user_id = ? and revoked_at is null and family_id is distinct from ?`,
+      [userId, keepFamily ?? null],
+    );
+  }
+
   /** Logout: the refresh token's family stops working at once; access tokens expire on their own. */
   async function logout(em: EntityManager, token: string): Promise<void> {
     await revokeFamily(em, verifyRefresh(token).fam);
   }
 
-  return { issue, rotate, logout };
+  return { issue, rotate, logout, revokeOtherFamilies };
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;

@@ -8,6 +8,8 @@ export interface AccessClaims {
   sub: string;
   role: UserRole;
   typ: 'access';
+  /** The refresh-token family (the session) the token was issued to. */
+  fam?: string;
 }
 
 export interface RefreshClaims {
@@ -20,7 +22,7 @@ export interface RefreshClaims {
 declare module '@fastify/jwt' {
   interface FastifyJWT {
     payload: AccessClaims | RefreshClaims;
-    user: { id: number; role: UserRole };
+    user: { id: number; role: UserRole; family?: string };
   }
 }
 
@@ -32,13 +34,36 @@ declare module 'fastify' {
 }
 
 export const ALGORITHM = 'HS256';
+/** Every token we issue carries these; a token without one of them was not made by us. */
+export const REQUIRED_CLAIMS = ['exp', 'iss', 'aud', 'sub', 'typ'];
 
-/** JWT with the algorithm, issuer and audience pinned on both signing and verification. */
+const MAX_USER_ID = 2 ** 31 - 1;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The user id in `sub`: plain decimal digits naming a positive int4, else undefined. */
+export function subjectId(sub: unknown): number | undefined {
+  if (typeof sub !== 'string' || !/^[1-9][0-9]{0,9}$/.test(sub)) return undefined;
+  const id = Number(sub);
+  return id <= MAX_USER_ID ? id : undefined;
+}
+
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+
+/**
+ * JWT with the algorithm, issuer and audience pinned on both signing and verification, and every
+ * claim we issue required. An access token is accepted only while its user exists; the role comes
+ * from the database, so a changed role applies at once.
+ */
 export async function registerAuth(app: FastifyInstance, env: Env): Promise<void> {
   await app.register(fastifyJwt, {
     secret: env.JWT_SECRET,
     sign: { algorithm: ALGORITHM, iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE },
-    verify: { algorithms: [ALGORITHM], allowedIss: env.JWT_ISSUER, allowedAud: env.JWT_AUDIENCE },
+    verify: {
+      algorithms: [ALGORITHM],
+      allowedIss: env.JWT_ISSUER,
+      allowedAud: env.JWT_AUDIENCE,
+      requiredClaims: REQUIRED_CLAIMS,
+    },
   });
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
@@ -50,7 +75,14 @@ export async function registerAuth(app: FastifyInstance, env: Env): Promise<void
     }
     // A refresh token is not an access token, even though both are signed with the same key.
     if (claims.typ !== 'access') throw unauthorized('a valid access token is required', 'invalid_token');
-    request.user = { id: Number(claims.sub), role: claims.role };
+    const id = subjectId(claims.sub);
+    if (id === undefined) throw unauthorized('a valid access token is required', 'invalid_token');
+    // One primary-key lookup: a deleted account's tokens stop working at once.
+    const [user] = await request.em.execute<{ role: UserRole }[]>('select role from users where id = ?', [
+      id,
+    ]);
+    if (!user) throw unauthorized('a valid access token is required', 'invalid_token');
+    request.user = { id, role: user.role, family: isUuid(claims.fam) ? claims.fam : undefined };
   });
 
   app.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -4,13 +4,17 @@ import { z } from 'zod';
 import { register, verifyCredentials } from '../../services/accounts.js';
 import { credentials, errorSchema, tokenPair } from '../schemas.js';
 import type { TokenService } from '../auth/tokens.js';
+import { loginKey, type Attempts } from '../auth/attempts.js';
 import { otpCode } from './totp.js';
 
 const refreshBody = z.strictObject({ refresh: z.string().min(1) });
 /** Users with TOTP enabled also send the current code from their authenticator app. */
 const loginBody = z.strictObject({ ...credentials.shape, otp: otpCode.optional() });
 
-export async function authRoutes(app: FastifyInstance, { tokens }: { tokens: TokenService }) {
+export async function authRoutes(
+  app: FastifyInstance,
+  { tokens, attempts }: { tokens: TokenService; attempts: Attempts },
+) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['accounts'];
 
@@ -20,6 +24,9 @@ export async function authRoutes(app: FastifyInstance, { tokens }: { tokens: Tok
       schema: {
         tags,
         summary: 'Create an account with an empty USD wallet',
+        description:
+          'Usernames are unique regardless of case. The password needs 8 characters or more and must not ' +
+          'be common or contain the username (400 `weak_password`); there are no composition rules.',
         body: credentials,
         response: { 201: tokenPair, 400: errorSchema, 409: errorSchema },
       },
@@ -36,13 +43,18 @@ export async function authRoutes(app: FastifyInstance, { tokens }: { tokens: Tok
       schema: {
         tags,
         summary: 'Exchange credentials (and the TOTP code, once enabled) for an access and a refresh token',
+        description:
+          'The username matches in any case. Every attempt counts against the account and client IP ' +
+          'before it is checked; wrong ones use up `RATE_LIMIT_LOGIN_FAILURES`, then 429.',
         body: loginBody,
-        response: { 200: tokenPair, 400: errorSchema, 401: errorSchema },
+        response: { 200: tokenPair, 400: errorSchema, 401: errorSchema, 429: errorSchema },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { username, password, otp } = request.body;
-      const account = await verifyCredentials(request.em, username, password, otp);
+      const account = await attempts(request, reply, loginKey(username, request.ip), () =>
+        verifyCredentials(request.em, username, password, otp),
+      );
       return tokens.issue(request.em, account);
     },
   );

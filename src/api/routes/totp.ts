@@ -1,8 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { confirmTotp, disableTotp, enrollTotp } from '../../services/totp.js';
+import { checkPassword } from '../../services/accounts.js';
+import { badRequest } from '../../domain/errors.js';
 import { errorSchema } from '../schemas.js';
+import type { TokenService } from '../auth/tokens.js';
+import { reauthKey, type Attempts } from '../auth/attempts.js';
 
 /** A 6-digit TOTP code from an authenticator app. */
 export const otpCode = z
@@ -10,17 +14,35 @@ export const otpCode = z
   .regex(/^\d{6}$/, 'six digits')
   .meta({ description: '6-digit code from the authenticator app', example: '123456' });
 
-const codeBody = z.strictObject({ code: otpCode });
+/** A stolen access token alone must not be enough to change the second factor. */
+const currentPassword = z
+  .string()
+  .min(1)
+  .max(256)
+  .meta({ description: "The user's current password", example: 'correct horse battery' });
+
+const passwordBody = z.strictObject({ password: currentPassword });
+const codeBody = z.strictObject({ password: currentPassword, code: otpCode });
 const enrollment = z.object({
   secret: z.string().meta({ description: 'Base32 secret, for entering by hand' }),
   otpauth_url: z.string().meta({ description: 'otpauth:// URI, for a QR code' }),
 });
 const totpState = z.object({ totp_enabled: z.boolean() });
 
-export async function totpRoutes(app: FastifyInstance) {
+export async function totpRoutes(
+  app: FastifyInstance,
+  { tokens, attempts }: { tokens: TokenService; attempts: Attempts },
+) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['accounts'];
   const security = [{ bearerAuth: [] }];
+  const errors = { 400: errorSchema, 401: errorSchema, 409: errorSchema, 429: errorSchema };
+
+  const requirePassword = async (request: FastifyRequest, password: string) => {
+    if (!(await checkPassword(request.em, request.user.id, password))) {
+      throw badRequest('invalid_password', 'the password is wrong');
+    }
+  };
 
   r.post(
     '/accounts/totp/enroll/',
@@ -30,11 +52,18 @@ export async function totpRoutes(app: FastifyInstance) {
         tags,
         security,
         summary: 'Start TOTP enrolment: a new secret, enforced only once confirmed',
-        response: { 200: enrollment, 401: errorSchema, 409: errorSchema },
+        description:
+          'Needs the current password. Wrong passwords count against `RATE_LIMIT_LOGIN_FAILURES` ' +
+          '(per user and client IP), then 429.',
+        body: passwordBody,
+        response: { 200: enrollment, ...errors },
       },
     },
     async (request, reply) => {
-      const result = await enrollTotp(request.em, request.user.id);
+      const result = await attempts(request, reply, reauthKey(request.user.id, request.ip), async () => {
+        await requirePassword(request, request.body.password);
+        return enrollTotp(request.em, request.user.id);
+      });
       // The secret must not linger in any cache on the way.
       return reply.header('cache-control', 'no-store').send(result);
     },
@@ -48,12 +77,22 @@ export async function totpRoutes(app: FastifyInstance) {
         tags,
         security,
         summary: 'Enable TOTP with a code from the newly enrolled authenticator',
+        description:
+          "Needs the current password and a code. Signs out the user's other sessions (their refresh " +
+          'tokens stop working). Wrong passwords and codes count against `RATE_LIMIT_LOGIN_FAILURES`.',
         body: codeBody,
-        response: { 200: totpState, 400: errorSchema, 401: errorSchema, 409: errorSchema },
+        response: { 200: totpState, ...errors },
       },
     },
-    async (request) => {
-      await confirmTotp(request.em, request.user.id, request.body.code);
+    async (request, reply) => {
+      const { id, family } = request.user;
+      await attempts(request, reply, reauthKey(id, request.ip), async () => {
+        await requirePassword(request, request.body.password);
+        await request.em.transactional(async (tx) => {
+          await confirmTotp(tx, id, request.body.code);
+          await tokens.revokeOtherFamilies(tx, id, family);
+        });
+      });
       return { totp_enabled: true };
     },
   );
@@ -66,12 +105,22 @@ export async function totpRoutes(app: FastifyInstance) {
         tags,
         security,
         summary: 'Disable TOTP with a current code; the secret is deleted',
+        description:
+          "Needs the current password and a code. Signs out the user's other sessions (their refresh " +
+          'tokens stop working). Wrong passwords and codes count against `RATE_LIMIT_LOGIN_FAILURES`.',
         body: codeBody,
-        response: { 200: totpState, 400: errorSchema, 401: errorSchema, 409: errorSchema },
+        response: { 200: totpState, ...errors },
       },
     },
-    async (request) => {
-      await disableTotp(request.em, request.user.id, request.body.code);
+    async (request, reply) => {
+      const { id, family } = request.user;
+      await attempts(request, reply, reauthKey(id, request.ip), async () => {
+        await requirePassword(request, request.body.password);
+        await request.em.transactional(async (tx) => {
+          await disableTotp(tx, id, request.body.code);
+          await tokens.revokeOtherFamilies(tx, id, family);
+        });
+      });
       return { totp_enabled: false };
     },
   );

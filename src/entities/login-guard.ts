@@ -1,0 +1,18 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+
+/**
+ * Sign-in attempts of one key (account or user, and client IP) in the current window. `lockouts`
+ * counts the locks in a row, so each lock lasts twice as long as the one before.
+ */
+export const LoginGuard = defineEntity({
+  name: 'LoginGuard',
+  tableName: 'login_guards',
+  properties: {
+    key: p.string().length(200).primary(),
+    attempts: p.integer(),
+    windowEndsAt: p.datetime().index(),
+    lockouts: p.integer().default(0),
+    updatedAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+export type ILoginGuard = InferEntity<typeof LoginGuard>;
