@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDecimal, USD_DECIMALS, QUANTITY_DECIMALS } from '../domain/money.js';
 import { ORDER_STATES } from '../entities/order.js';
 import { PRICE_SOURCES } from '../entities/crypto-currency.js';
+import { PLACEMENT_STATES } from '../entities/order-placement.js';
 
 /**
  * A positive amount given as a JSON number or a decimal string, parsed exactly into minor units.
@@ -64,6 +65,23 @@ export const orderSchema = z.object({
   created_at: z.string(),
   updated_at: z.string(),
 });
+
+/** An order without an order row: its debit has not answered yet, or refused it (no money moved). */
+export const placementSchema = z
+  .object({
+    id: z.number().int(),
+    crypto: z.string(),
+    amount: quantityOutput,
+    state: z.enum(PLACEMENT_STATES),
+    failure_code: z.string().nullable(),
+    failure_reason: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({
+    description:
+      '`placing`: accepted, the wallet debit has not answered yet; `rejected`: the debit refused it, nothing was charged',
+  });
 
 export const heldOrderSchema = orderSchema.extend({
   user_id: z.number().int(),

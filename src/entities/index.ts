@@ -7,6 +7,7 @@ import { Order } from './order.js';
 import { Batch } from './batch.js';
 import { IdempotencyKey } from './idempotency-key.js';
 import { AdminAction } from './admin-action.js';
+import { OrderPlacement } from './order-placement.js';
 
 export * from './user.js';
 export * from './wallet.js';
@@ -17,6 +18,7 @@ export * from './order.js';
 export * from './batch.js';
 export * from './idempotency-key.js';
 export * from './admin-action.js';
+export * from './order-placement.js';
 
 export const entities = [
   User,
@@ -28,4 +30,5 @@ export const entities = [
   Batch,
   IdempotencyKey,
   AdminAction,
+  OrderPlacement,
 ];
