@@ -5,8 +5,9 @@ import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 /**
  * Turns the errors that retrying cannot fix into non-retryable failures the workflow can read:
- * a business refusal keeps its code as the failure type; an exchange rejection becomes
- * `ExchangeRejected`. Everything else is rethrown and retried.
+ * a business refusal keeps its code as the failure type and is benign (a normal outcome, which the
+ * worker logs at debug, without a stack); an exchange rejection becomes `ExchangeRejected`.
+ * Everything else is rethrown and retried.
  */
 export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -17,6 +18,7 @@ export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
         type: error.code,
         message: error.message,
         nonRetryable: true,
+        category: 'BENIGN',
         details: [{ status: error.statusCode, code: error.code, message: error.message }],
       });
     }
