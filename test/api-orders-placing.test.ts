@@ -115,3 +115,11 @@ it('answers 202 placing when the debit is late, then shows the order through to 
     await worker.stop();
   }
 });
+
+it('documents 202 placing and 503 in the OpenAPI document', async () => {
+  const spec = (await api.call('GET', 'openapi.json')).body;
+  const post = spec.paths['/api/v1/orders/'].post;
+  expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['201', '202', '503']));
+  expect(JSON.stringify(post.responses['202'])).toContain('placing');
+  expect(JSON.stringify(spec.paths['/api/v1/orders/{id}/'].get.responses['200'])).toContain('rejected');
+});
