@@ -36,6 +36,8 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     TEMPORAL_NAMESPACE: `test-${process.env.JEST_WORKER_ID ?? '1'}`,
     TEMPORAL_TASK_QUEUE: `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     ADMIN_PASSWORD: ADMIN.password,
+    // A loaded test machine can take longer than the default to debit; tests of 202 set it lower.
+    PLACEMENT_TIMEOUT: '30s',
     ...overrides,
   });
 }
