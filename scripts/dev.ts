@@ -1,9 +1,10 @@
 /**
  * `make dev`: Postgres, Temporal, migrations, seed, the exchange simulator, the worker and the API
- * with one command. Data lives in .data/ so accounts and workflows survive restarts; Ctrl-C stops
- * everything this script started, in reverse order.
+ * with one command. Data lives in .data/ so accounts and workflows survive restarts. A crashed
+ * worker, API or simulator is restarted with back-off (scripts/supervisor.ts); Ctrl-C, or a child
+ * that keeps crashing, stops everything this script started, in reverse order.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { seed } from '../src/services/seed.js';
 import { startDevServer, waitForPort } from '../src/temporal/dev-server.js';
+import { supervise } from './supervisor.js';
 
 type Color = Parameters<typeof styleText>[0];
 const root = resolve(import.meta.dirname, '..');
@@ -140,44 +142,29 @@ async function migrateAndSeed(env: Env, databaseUrl: string): Promise<void> {
   }
 }
 
-/** A group kill reaches npx, sh, tsx and node alike: npx only signals its sh, which dies and orphans tsx. */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    // the group is already gone
-  }
-}
-
+/**
+ * Runs one service under supervision: a crash (worker `kill -9`, an API that lost its database...)
+ * restarts it with back-off and says so; only a child that keeps crashing stops everything. Each
+ * child is its own process group, so a stop reaches npx, sh, tsx and node alike.
+ */
 function spawnChild(tag: string, color: Color, script: string, env: NodeJS.ProcessEnv): void {
-  const child = spawn('npx', ['tsx', script], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  prefixLines(child.stdout, tag, color);
-  prefixLines(child.stderr, tag, color);
-  child.once('error', (error) => (say(`${tag} could not start: ${error.message}`), void shutdown(1)));
-  // 'close' waits for the pipes too, which every process in the tree holds: the whole tree is gone.
-  const closed = new Promise<void>((done) =>
-    child.once('close', (code, signal) => {
-      if (!stopping) {
-        say(`${tag} exited unexpectedly (${signal ?? `code ${code}`}): stopping everything`);
-        void shutdown(1);
-      }
-      done();
-    }),
-  );
-  cleanups.push({
+  const supervised = supervise({
     name: tag,
-    stop: async () => {
-      signalGroup(child, 'SIGTERM');
-      const force = setTimeout(() => signalGroup(child, 'SIGKILL'), 10_000);
-      await closed;
-      clearTimeout(force);
+    start: () => {
+      const child = spawn('npx', ['tsx', script], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
+      prefixLines(child.stdout, tag, color);
+      prefixLines(child.stderr, tag, color);
+      return child;
     },
+    log: say,
+    onGiveUp: () => void shutdown(1),
   });
+  cleanups.push({ name: tag, stop: () => supervised.stop() });
 }
 
 function printBanner(env: Env, databaseUrl: string, temporal: { address: string; ui?: string }) {
@@ -232,7 +219,7 @@ async function main(): Promise<void> {
   });
   spawnChild('worker', 'magenta', 'src/worker/main.ts', childEnv);
   spawnChild('api', 'cyan', 'src/api/main.ts', childEnv);
-  // A child that dies meanwhile triggers shutdown(1) from its 'close' handler.
+  // A child that keeps crashing meanwhile triggers shutdown(1).
   await Promise.all([
     waitForPort(env.API_PORT, '127.0.0.1', 120_000),
     waitForPort(simPort, '127.0.0.1', 120_000),

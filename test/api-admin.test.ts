@@ -137,7 +137,7 @@ describe('admin operations', () => {
     expect(eth).toMatchObject({
       total: '3.00',
       threshold: '10.00',
-      orders: [{ orderId: res.body.id, total: '3.00' }],
+      orders: [{ order_id: res.body.id, total: '3.00' }],
     });
     expect(pools.body.find((p: { crypto: string }) => p.crypto === 'BTC')).toMatchObject({
       total: '0.00',

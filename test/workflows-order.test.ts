@@ -250,6 +250,8 @@ it('continues-as-new with orders arriving throughout, losing and repeating nothi
   ];
   const inputs: OrderInput[] = [];
   for (let i = 0; i < 27; i++) inputs.push(await order(users[i % 3]!, 'P4', '1'));
+  // When each order joined the pool, as first seen: continue-as-new must carry it unchanged.
+  const addedAt = new Map<number, string>();
   const { firstRunId, view, currentRunId } = await p.withWorker(async () => {
     const pool = await p.client.workflow.start(poolWorkflow, {
       args: [{ crypto: 'P4', threshold: '10.00', maxWaitMs: 15 * 60_000, historyLimit: 25 }],
@@ -262,8 +264,9 @@ it('continues-as-new with orders arriving throughout, losing and repeating nothi
       await waitFor(async () => {
         const row = await orderRow(input.orderId);
         if (row?.state === 'completed') return true;
-        const current = await queryPool('P4');
-        return current?.orders.some((o) => o.orderId === input.orderId) ?? false;
+        const waiting = (await queryPool('P4'))?.orders.find((o) => o.orderId === input.orderId);
+        if (waiting) addedAt.set(input.orderId, waiting.added_at);
+        return waiting !== undefined;
       });
     }
     const handle = p.client.workflow.getHandle(poolWorkflowId('P4'));
@@ -279,6 +282,7 @@ it('continues-as-new with orders arriving throughout, losing and repeating nothi
   // $1 each against a $10 threshold: orders 1-10 and 11-20 are bought, 21-27 wait.
   expect(rows.map((r) => r?.state)).toEqual([...Array(20).fill('completed'), ...Array(7).fill('aggregated')]);
   expect(view.orders.map((o) => o.orderId)).toEqual(inputs.slice(20).map((i) => i.orderId));
+  expect(view.orders.map((o) => o.added_at)).toEqual(inputs.slice(20).map((i) => addedAt.get(i.orderId)));
   expect(view.total).toBe('7.00');
   expect(view.batches).toBe(2);
   // Every batch is exactly its orders, and each was bought once under its own id.

@@ -8,10 +8,10 @@ export const UNEXPECTED_DATA = 'UnexpectedData';
 
 /**
  * Turns the errors that retrying cannot fix into non-retryable failures the workflow can read:
- * a business refusal keeps its code as the failure type; an exchange rejection becomes
- * `ExchangeRejected`; data that cannot be used becomes `UnexpectedData` (the order workflow
- * refunds what was debited). Everything else (a lost connection, a deadlock) is rethrown and
- * retried.
+ * a business refusal keeps its code as the failure type and is benign (a normal outcome, which the
+ * worker logs at debug, without a stack); an exchange rejection becomes `ExchangeRejected`; data
+ * that cannot be used becomes `UnexpectedData` (the order workflow refunds what was debited).
+ * Everything else (a lost connection, a deadlock) is rethrown and retried.
  */
 export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -22,6 +22,7 @@ export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
         type: error.code,
         message: error.message,
         nonRetryable: true,
+        category: 'BENIGN',
         details: [{ status: error.statusCode, code: error.code, message: error.message }],
       });
     }

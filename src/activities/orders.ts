@@ -3,6 +3,8 @@ import { approveHeldOrder, rejectHeldOrder } from '../services/reviews.js';
 import type { Fill } from '../exchange/exchange.js';
 import { orderClientId, type OrderInput, type OrderView, type Placement } from '../workflows/definitions.js';
 import { countBuy, permanentFailures } from './errors.js';
+import { log } from '@temporalio/activity';
+import { AppError } from '../domain/errors.js';
 import type { ActivityDeps } from './index.js';
 
 export function createOrderActivities(deps: ActivityDeps) {
@@ -15,10 +17,18 @@ export function createOrderActivities(deps: ActivityDeps) {
           threshold: aggregationThreshold,
           maxTotal: deps.maxOrderTotal,
           fraud: deps.fraud,
+        }).catch((error: unknown) => {
+          // A refusal is a normal outcome: one info line, no stack.
+          if (error instanceof AppError)
+            log.info('order refused', { orderId: input.orderId, code: error.code });
+          throw error;
         }),
       );
       const action =
         placement.route === 'review' ? 'hold' : placement.route === 'rejected' ? 'reject' : 'allow';
+      if (action === 'reject') {
+        log.info('order refused', { orderId: input.orderId, code: 'order_rejected', rule: placement.rule });
+      }
       deps.metrics?.fraudDecisions.inc({ action, rule: placement.rule ?? 'none' });
       return { ...placement, reviewTimeoutMs: deps.reviewTimeoutMs };
     },

@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
 import { adminRoutes } from './routes/admin.js';
 import { totpRoutes } from './routes/totp.js';
+import { API_PREFIX } from './prefix.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -31,7 +32,7 @@ declare module 'fastify' {
   }
 }
 
-export const API_PREFIX = '/api/v1';
+export { API_PREFIX } from './prefix.js';
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const { env, orm } = deps;
@@ -100,7 +101,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       await cryptoCurrencyRoutes(api);
       await transactionRoutes(api);
       await totpRoutes(api, { tokens, attempts });
-      await orderRoutes(api, { temporal: deps.temporal, taskQueue: env.TEMPORAL_TASK_QUEUE });
+      await orderRoutes(api, {
+        temporal: deps.temporal,
+        taskQueue: env.TEMPORAL_TASK_QUEUE,
+        placementTimeoutMs: env.PLACEMENT_TIMEOUT,
+        rpcTimeoutMs: env.TEMPORAL_RPC_TIMEOUT,
+      });
       await adminRoutes(api, { env, temporal: deps.temporal });
     },
     { prefix: API_PREFIX },

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { parseDecimal, USD_DECIMALS, QUANTITY_DECIMALS } from '../domain/money.js';
 import { ORDER_STATES } from '../entities/order.js';
 import { JsonNumber } from './json-body.js';
+import { PRICE_SOURCES } from '../entities/crypto-currency.js';
+import { PLACEMENT_STATES } from '../entities/order-placement.js';
 
 /**
  * A positive amount given as a JSON number or a decimal string, parsed exactly into minor units.
@@ -98,6 +100,23 @@ export const orderSchema = z.object({
   updated_at: z.string(),
 });
 
+/** An order without an order row: its debit has not answered yet, or refused it (no money moved). */
+export const placementSchema = z
+  .object({
+    id: z.number().int(),
+    crypto: z.string(),
+    amount: quantityOutput,
+    state: z.enum(PLACEMENT_STATES),
+    failure_code: z.string().nullable(),
+    failure_reason: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({
+    description:
+      '`placing`: accepted, the wallet debit has not answered yet; `rejected`: the debit refused it, nothing was charged',
+  });
+
 export const heldOrderSchema = orderSchema.extend({
   user_id: z.number().int(),
   username: z.string(),
@@ -110,13 +129,41 @@ export const poolSchema = z.object({
   total: usdOutput,
   threshold: usdOutput,
   orders: z.array(
-    z.object({ orderId: z.number().int(), total: usdOutput, amount: quantityOutput, waitingMs: z.number() }),
+    z.object({
+      order_id: z.number().int(),
+      total: usdOutput,
+      amount: quantityOutput,
+      added_at: z.string().meta({ description: 'When the order joined the pool (ISO 8601)' }),
+      waiting_ms: z
+        .number()
+        .int()
+        .meta({ description: 'How long it has waited, at the time of the request' }),
+    }),
   ),
   batches: z.number().int(),
-  flushInMs: z.number().nullable(),
+  flush_at: z
+    .string()
+    .nullable()
+    .meta({ description: 'When the pool is bought even below the threshold; null when empty' }),
+  flush_in_ms: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: 'Time left until `flush_at`, at request time' }),
 });
 
-export const cryptoAdminSchema = z.object({ name: z.string(), price: usdOutput, active: z.boolean() });
+export const cryptoAdminSchema = z.object({
+  name: z.string(),
+  price: usdOutput,
+  active: z.boolean(),
+  price_source: z.enum(PRICE_SOURCES).meta({
+    description: '`manual`: pinned by an admin, left alone by the scheduled refresh; `exchange`: refreshed',
+  }),
+  price_refreshed_at: z
+    .string()
+    .nullable()
+    .meta({ description: 'When the refresh last copied the exchange price (ISO 8601)' }),
+});
 export const walletAdminSchema = z.object({
   user_id: z.number().int(),
   username: z.string(),

@@ -85,6 +85,10 @@ export const envSchema = z
     TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().default('default'),
     TEMPORAL_TASK_QUEUE: z.string().default('crypto-purchase'),
+    /** Deadline of a call that must reach Temporal (starting an order's workflow, readiness). */
+    TEMPORAL_RPC_TIMEOUT: duration('2s'),
+    /** How long POST orders/ waits for the debit before answering 202 with the order `placing`. */
+    PLACEMENT_TIMEOUT: duration('5s'),
 
     EXCHANGE_URL: z.string().url().default('http://127.0.0.1:8100'),
     EXCHANGE_TIMEOUT: duration('5s'),

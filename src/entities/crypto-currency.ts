@@ -1,5 +1,8 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 
+/** `exchange`: copied by the scheduled refresh; `manual`: pinned by an admin, left alone by it. */
+export const PRICE_SOURCES = ['exchange', 'manual'] as const;
+
 export const CryptoCurrency = defineEntity({
   name: 'CryptoCurrency',
   tableName: 'crypto_currencies',
@@ -8,6 +11,8 @@ export const CryptoCurrency = defineEntity({
     name: p.string().length(10).unique(),
     price: p.decimal('string').precision(20).scale(2),
     active: p.boolean().default(true),
+    priceSource: p.enum(PRICE_SOURCES).default('exchange'),
+    priceRefreshedAt: p.datetime().nullable(),
     updatedAt: p
       .datetime()
       .onCreate(() => new Date())

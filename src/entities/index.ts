@@ -8,6 +8,7 @@ import { Batch } from './batch.js';
 import { IdempotencyKey } from './idempotency-key.js';
 import { AdminAction } from './admin-action.js';
 import { LoginGuard } from './login-guard.js';
+import { OrderPlacement } from './order-placement.js';
 
 export * from './user.js';
 export * from './wallet.js';
@@ -19,6 +20,7 @@ export * from './batch.js';
 export * from './idempotency-key.js';
 export * from './admin-action.js';
 export * from './login-guard.js';
+export * from './order-placement.js';
 
 export const entities = [
   User,
@@ -31,4 +33,5 @@ export const entities = [
   IdempotencyKey,
   AdminAction,
   LoginGuard,
+  OrderPlacement,
 ];

@@ -2,6 +2,8 @@ import { Migration0001Initial } from './0001-initial.js';
 import { Migration0002Security } from './0002-security.js';
 import { Migration0003UsernamesAndLockout } from './0003-usernames-and-lockout.js';
 import { Migration0006ReviewAudit } from './0006-review-audit.js';
+import { Migration0004PriceSource } from './0004-price-source.js';
+import { Migration0005OrderPlacements } from './0005-order-placements.js';
 
 /** Listed explicitly so migrations run the same under tsx, compiled JS and jest. */
 export const migrations = [
@@ -9,4 +11,6 @@ export const migrations = [
   { name: '0002-security', class: Migration0002Security },
   { name: '0003-usernames-and-lockout', class: Migration0003UsernamesAndLockout },
   { name: '0006-review-audit', class: Migration0006ReviewAudit },
+  { name: '0004-price-source', class: Migration0004PriceSource },
+  { name: '0005-order-placements', class: Migration0005OrderPlacements },
 ];

@@ -4,6 +4,7 @@ import { badRequest, notFound } from '../domain/errors.js';
 import { toOrderView, type OrderRow } from './orders.js';
 import { recordAdminAction } from './audit.js';
 import { reconcile } from './ledger.js';
+import { isoTime } from '../db/values.js';
 import { toPage, type Page } from './pagination.js';
 import type { OrderView } from '../workflows/definitions.js';
 
@@ -53,38 +54,68 @@ export interface CryptoAdminView {
   name: string;
   price: string;
   active: boolean;
+  /** `manual` while an admin's price is pinned; the scheduled refresh only changes `exchange` prices. */
+  price_source: 'exchange' | 'manual';
+  /** When the refresh last copied the exchange's price (null if it never has). */
+  price_refreshed_at: string | null;
 }
 
-/** Sets a crypto's price and/or deactivates it, with the audit record in the same transaction. */
+type CryptoAdminRow = {
+  name: string;
+  price: string;
+  active: boolean;
+  price_source: 'exchange' | 'manual';
+  price_refreshed_at: string | Date | null;
+};
+
+const CRYPTO_ADMIN_COLUMNS = 'name, price, active, price_source, price_refreshed_at';
+
+const toCryptoAdminView = (row: CryptoAdminRow): CryptoAdminView => ({
+  name: row.name,
+  price: formatUsd(readUsd(row.price)),
+  active: row.active,
+  price_source: row.price_source,
+  price_refreshed_at: row.price_refreshed_at === null ? null : isoTime(row.price_refreshed_at),
+});
+
+/**
+ * Pins a crypto's price (`price`: the scheduled refresh leaves it alone) or unpins it (`price:
+ * null`: the next refresh copies the exchange's again), and/or (de)activates it, with the audit
+ * record in the same transaction.
+ */
 export async function updateCrypto(
   em: EntityManager,
   adminId: number,
   name: string,
-  change: { price?: Cents; active?: boolean },
+  change: { price?: Cents | null; active?: boolean },
 ): Promise<CryptoAdminView> {
   if (change.price === undefined && change.active === undefined) {
-    throw badRequest('empty_change', 'give a price, an active flag, or both');
+    throw badRequest('empty_change', 'give a price (or null to unpin it), an active flag, or both');
   }
+  const pin = change.price === undefined ? null : change.price === null ? 'exchange' : 'manual';
   return em.transactional(async (tx) => {
-    const [row] = await tx.execute<{ name: string; price: string; active: boolean }[]>(
-      `update crypto_currencies set price = coalesce(?, price), active = coalesce(?, active), updated_at = now()
-        where name = ? returning name, price, active`,
-      [change.price === undefined ? null : formatUsd(change.price), change.active ?? null, name],
+    const [row] = await tx.execute<CryptoAdminRow[]>(
+      `update crypto_currencies set price = coalesce(?, price), price_source = coalesce(?, price_source),
+              active = coalesce(?, active), updated_at = now()
+        where name = ? returning ${CRYPTO_ADMIN_COLUMNS}`,
+      [change.price ? formatUsd(change.price) : null, pin, change.active ?? null, name],
     );
     if (!row) throw notFound('cryptocurrency');
     await recordAdminAction(tx, adminId, 'update_crypto', `crypto:${name}`, {
-      ...(change.price === undefined ? {} : { price: formatUsd(change.price) }),
+      ...(change.price === undefined
+        ? {}
+        : { price: change.price === null ? null : formatUsd(change.price) }),
       ...(change.active === undefined ? {} : { active: change.active }),
     });
-    return { name: row.name, price: formatUsd(readUsd(row.price)), active: row.active };
+    return toCryptoAdminView(row);
   });
 }
 
 export async function listCryptos(em: EntityManager): Promise<CryptoAdminView[]> {
-  const rows = await em.execute<{ name: string; price: string; active: boolean }[]>(
-    'select name, price, active from crypto_currencies order by name',
+  const rows = await em.execute<CryptoAdminRow[]>(
+    `select ${CRYPTO_ADMIN_COLUMNS} from crypto_currencies order by name`,
   );
-  return rows.map((r) => ({ name: r.name, price: formatUsd(readUsd(r.price)), active: r.active }));
+  return rows.map(toCryptoAdminView);
 }
 
 export interface WalletAdminView {

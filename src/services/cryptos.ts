@@ -13,7 +13,10 @@ export async function listActiveCryptos(em: EntityManager): Promise<CryptoView[]
   return rows.map((r) => ({ name: r.name, price: formatUsd(readUsd(r.price)) }));
 }
 
-/** Applies exchange prices to the cryptos we list; unknown names are ignored. Returns how many changed. */
+/**
+ * Applies exchange prices to the cryptos we list whose price is not pinned by an admin; unknown
+ * names are ignored. Every such crypto records the refresh time. Returns how many prices changed.
+ */
 export async function updatePrices(
   em: EntityManager,
   prices: { crypto: string; price: string }[],
@@ -21,11 +24,17 @@ export async function updatePrices(
   let changed = 0;
   await em.transactional(async (tx) => {
     for (const { crypto, price } of prices) {
-      const rows = await tx.execute<{ id: number }[]>(
-        'update crypto_currencies set price = ?, updated_at = now() where name = ? and price <> ? returning id',
-        [price, crypto, price],
+      const rows = await tx.execute<{ changed: boolean }[]>(
+        `with previous as (
+           select id, price from crypto_currencies where name = ? and price_source = 'exchange' for update
+         )
+         update crypto_currencies c set price = ?, price_refreshed_at = now(),
+                updated_at = case when previous.price <> ? then now() else c.updated_at end
+           from previous where c.id = previous.id
+         returning previous.price <> c.price as changed`,
+        [crypto, price, price],
       );
-      changed += rows.length;
+      changed += rows.filter((r) => r.changed).length;
     }
   });
   return changed;

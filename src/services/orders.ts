@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cents } from '../domain/money.js';
-import { accountNotFound, badRequest, notFound, unprocessable } from '../domain/errors.js';
+import { AppError, accountNotFound, badRequest, notFound, unprocessable } from '../domain/errors.js';
+import { recordRefusal } from './placements.js';
 import { isoTime } from '../db/values.js';
 import { appendEntry, creditWallet, debitWallet } from './wallet.js';
 import { gatherFraudFacts } from './fraud.js';
@@ -153,10 +154,26 @@ export async function placeOrder(
       await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
     });
   } catch (error) {
+    // A refusal moved no money: it is recorded so that the order id shows what happened to it.
+    if (error instanceof AppError) {
+      await recordRefusal(em, input, error);
+      throw error;
+    }
     // A concurrent attempt committed first; fall through to read what it wrote.
     if (!(error instanceof UniqueConstraintViolationException)) throw error;
   }
   return (await findPlacement(em, input.orderId, options.threshold))!;
+}
+
+/** An order's row once its debit ran; `rejectedBecause` when the fraud rules refused it (no money moved). */
+export async function findPlacedOrder(
+  em: EntityManager,
+  orderId: number,
+): Promise<{ order: OrderView; rejectedBecause?: string } | undefined> {
+  const placement = await findPlacement(em, orderId, 0n);
+  if (!placement) return undefined;
+  if (placement.route !== 'rejected') return { order: placement.order };
+  return { order: placement.order, rejectedBecause: placement.reason ?? 'refused by the fraud rules' };
 }
 
 async function findPlacement(

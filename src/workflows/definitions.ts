@@ -61,13 +61,15 @@ export interface PooledOrder {
   amount: string;
 }
 
+/** What the pool query answers: absolute times (ISO strings), since a query cannot read the clock. */
 export interface PoolView {
   crypto: string;
   total: string;
   threshold: string;
-  orders: (PooledOrder & { waitingMs: number })[];
+  orders: (PooledOrder & { added_at: string })[];
   batches: number;
-  flushInMs: number | null;
+  /** When the pool is bought even if it stays under the threshold; null while it is empty. */
+  flush_at: string | null;
 }
 
 /** Answers POST orders/ once the debit has committed (or been refused). */

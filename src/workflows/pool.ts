@@ -63,16 +63,20 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     if (pending.has(order.orderId) || settled.has(order.orderId)) return;
     pending.set(order.orderId, { ...order, addedAt: Date.now() });
   });
+  // A query runs against the workflow's clock of its last task, not the current time: it reports
+  // absolute times and leaves ages to the caller.
   setHandler(poolQuery, () => {
-    const now = Date.now();
     const at = flushAt();
     return {
       crypto: input.crypto,
       total: formatUsd(total()),
       threshold: input.threshold,
-      orders: [...pending.values()].map(({ addedAt, ...o }) => ({ ...o, waitingMs: now - addedAt })),
+      orders: [...pending.values()].map(({ addedAt, ...o }) => ({
+        ...o,
+        added_at: new Date(addedAt).toISOString(),
+      })),
       batches,
-      flushInMs: at === undefined ? null : Math.max(0, at - now),
+      flush_at: at === undefined ? null : new Date(at).toISOString(),
     };
   });
 

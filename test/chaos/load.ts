@@ -112,11 +112,12 @@ async function attempt(
   }
 }
 
-const retryable = (a: Answer) => 'error' in a || a.status >= 500 || a.status === 429;
+/** 202 (the order is `placing`) is not final either: a retry with the same key joins the same order. */
+const retryable = (a: Answer) => 'error' in a || a.status >= 500 || a.status === 429 || a.status === 202;
 
 /**
- * Sends until the answer is final (2xx or a 4xx other than 429), `giveUpAfterMs` passes or `abort`
- * fires (the caller abandons the request).
+ * Sends until the answer is final (201, 200 or a 4xx other than 429), `giveUpAfterMs` passes or
+ * `abort` fires (the caller abandons the request).
  */
 async function untilFinal(
   url: string,

@@ -41,6 +41,8 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     TEMPORAL_TASK_QUEUE: `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     ADMIN_PASSWORD: ADMIN.password,
     JWT_SECRET: TEST_JWT_SECRET,
+    // A loaded test machine can take longer than the default to debit; tests of 202 set it lower.
+    PLACEMENT_TIMEOUT: '30s',
     ...overrides,
   });
 }

@@ -1,14 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   ApplicationFailure,
-  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
+  isGrpcServiceError,
   type Client,
 } from '@temporalio/client';
 import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
 import { AppError, accountNotFound, conflict, unprocessable } from '../../domain/errors.js';
 import { formatQuantity, type Units } from '../../domain/money.js';
-import { activeCrypto, findOrder } from '../../services/orders.js';
+import { activeCrypto, findPlacedOrder } from '../../services/orders.js';
+import { findPlacementRecord, recordPlacing, type PlacementView } from '../../services/placements.js';
 import { requestHash } from '../../services/idempotency.js';
 import { orderWorkflow } from '../../workflows/index.js';
 import {
@@ -26,10 +28,22 @@ export interface OrderRequest {
 export interface PlacementDeps {
   temporal: Client;
   taskQueue: string;
+  /** How long to wait for the debit before answering 202 with the order `placing`. */
+  placementTimeoutMs: number;
+  /** Deadline for starting the order's workflow; past it Temporal counts as unreachable (503). */
+  rpcTimeoutMs: number;
 }
 
+type ErrorBody = { error: { code: string; message: string } };
+
 export type PlacementResponse =
-  { status: 201; body: OrderView } | { status: number; body: { error: { code: string; message: string } } };
+  | { status: 201; body: OrderView }
+  /** Accepted: the workflow runs, the debit has not answered yet; `GET orders/{id}/` follows it. */
+  | { status: 202; body: PlacementView }
+  | { status: number; body: ErrorBody; retryAfterSeconds?: number };
+
+/** What a client told 503 should wait before retrying. */
+const RETRY_AFTER_SECONDS = 5;
 
 interface Reservation {
   orderId: number;
@@ -88,10 +102,25 @@ function refusalOf(error: unknown): AppError | undefined {
   return status && code ? new AppError(status, code, message ?? cause.message) : undefined;
 }
 
+/** gRPC status codes (from @grpc/grpc-js, which the Temporal client uses but does not re-export). */
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_UNAVAILABLE = 14;
+
+/** Temporal did not answer: the server is down or unreachable (gRPC gave up or ran out of time). */
+function unreachable(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    if (isGrpcServiceError(e)) return e.code === GRPC_UNAVAILABLE || e.code === GRPC_DEADLINE_EXCEEDED;
+  }
+  return false;
+}
+
 /**
- * Places an order and answers once the debit has committed: update-with-start on `order-<id>`
- * runs (or joins) the order workflow and waits for its `placeOrder` update. With an
- * Idempotency-Key the answer, a refusal included, is stored and replayed for retries.
+ * Places an order. The answer is 201 once the debit has committed, the debit's refusal (4xx), or,
+ * when the debit has not answered within `placementTimeoutMs`, 202 with the order `placing`:
+ * once its workflow has started, an order is never answered with a failure, since it may still
+ * execute. If Temporal cannot be reached to start it, nothing can move money and the answer is
+ * 503 with `Retry-After`. With an Idempotency-Key the final answer, a refusal included, is
+ * stored and replayed; a retry of a 202 or 503 joins the same workflow, so it never buys twice.
  */
 export async function placeOrder(
   deps: PlacementDeps,
@@ -108,7 +137,7 @@ export async function placeOrder(
 
   const input: OrderInput = { orderId: reservation.orderId, userId, crypto, amount };
   const response = await runPlacement(deps, em, input);
-  if (idempotencyKey) {
+  if (idempotencyKey && response.status !== 202 && response.status !== 503) {
     await em.execute(
       `update idempotency_keys set response_status = ?, response_body = ?
         where user_id = ? and scope = 'order' and key = ? and response_status is null`,
@@ -125,34 +154,63 @@ async function runPlacement(
 ): Promise<PlacementResponse> {
   const workflowId = orderWorkflowId(input.orderId);
   try {
-    const order = await deps.temporal.workflow.executeUpdateWithStart(placeOrderUpdate, {
-      startWorkflowOperation: new WithStartWorkflowOperation(orderWorkflow, {
+    // Starting needs only the server; the debit runs once a worker takes the workflow.
+    await deps.temporal.withDeadline(Date.now() + deps.rpcTimeoutMs, () =>
+      deps.temporal.workflow.start(orderWorkflow, {
         workflowId,
         taskQueue: deps.taskQueue,
         args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       }),
-    });
+    );
+  } catch (error) {
+    // Already finished (a retry after a lost response): its outcome is recorded.
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return outcomeSoFar(em, input);
+    if (unreachable(error)) return temporalUnavailable();
+    throw error;
+  }
+
+  // From here on the workflow may run and debit: only the debit's own answer, or 202.
+  const giveUp = new AbortController();
+  const timer = setTimeout(() => giveUp.abort(), deps.placementTimeoutMs);
+  try {
+    const order = await deps.temporal.withAbortSignal(giveUp.signal, () =>
+      deps.temporal.workflow.getHandle(workflowId).executeUpdate(placeOrderUpdate),
+    );
     return { status: 201, body: order };
   } catch (error) {
     const refusal = refusalOf(error);
     if (refusal) return errorResponse(refusal);
-    // The workflow already finished (a retry after a lost response): its outcome is recorded.
-    const existing = await findOrder(em, input.orderId);
-    if (existing) return { status: 201, body: existing };
-    // Only a finished workflow is asked for its result: a running one may wait for a pool for minutes.
-    const handle = deps.temporal.workflow.getHandle<typeof orderWorkflow>(workflowId);
-    const finished = (await handle.describe().catch(() => undefined))?.status.name === 'COMPLETED';
-    const outcome = finished ? await handle.result() : undefined;
-    if (outcome?.state === 'rejected') {
-      return errorResponse(
-        unprocessable('order_not_placed', outcome.reason ?? 'the order could not be placed'),
-      );
-    }
-    throw error;
+    // The wait ran out, Temporal went away, or the workflow finished before the update reached it.
+    return outcomeSoFar(em, input);
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+/** What the database knows about an order whose workflow started: placed, refused, or still placing. */
+async function outcomeSoFar(em: EntityManager, input: OrderInput): Promise<PlacementResponse> {
+  const placed = await findPlacedOrder(em, input.orderId);
+  if (placed?.rejectedBecause) {
+    return errorResponse(unprocessable('order_rejected', placed.rejectedBecause));
+  }
+  if (placed) return { status: 201, body: placed.order };
+  const refused = (await findPlacementRecord(em, input.orderId))?.refusal;
+  if (refused) return errorResponse(new AppError(refused.status, refused.code, refused.message));
+  return { status: 202, body: await recordPlacing(em, input) };
+}
+
+const temporalUnavailable = (): PlacementResponse => ({
+  status: 503,
+  body: {
+    error: {
+      code: 'temporal_unavailable',
+      message: 'orders cannot be placed right now (the workflow service is unreachable); nothing was charged',
+    },
+  },
+  retryAfterSeconds: RETRY_AFTER_SECONDS,
+});
 
 const errorResponse = (error: AppError): PlacementResponse => ({
   status: error.statusCode,

@@ -16,7 +16,6 @@ import {
   poolQuery,
   poolWorkflowId,
   reviewOrderUpdate,
-  type PoolView,
 } from '../../workflows/definitions.js';
 import {
   cryptoAdminSchema,
@@ -32,6 +31,7 @@ import {
   walletAdminSchema,
 } from '../schemas.js';
 import type { Env } from '../../config/env.js';
+import { emptyPool, poolAges } from '../pools.js';
 import { formatUsd } from '../../domain/money.js';
 
 export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env: Env; temporal: Client }) {
@@ -82,12 +82,21 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
             .getHandle(orderWorkflowId(orderId))
             .executeUpdate(reviewOrderUpdate, { args: [{ decision, adminId: request.user.id }] });
         } catch (error) {
-          if (!(error instanceof WorkflowUpdateFailedError)) throw error;
           // The review activity found the caller is no longer an admin (the token's role is older).
-          if (error.cause instanceof ApplicationFailure && error.cause.type === 'reviewer_not_admin')
+          if (
+            error instanceof WorkflowUpdateFailedError &&
+            error.cause instanceof ApplicationFailure &&
+            error.cause.type === 'reviewer_not_admin'
+          )
             throw forbidden(error.cause.message);
-          // The validator refused: another admin decided first.
-          throw conflict('order_not_held', 'the order is not waiting for review');
+          // Another admin decided first: the validator refused, or the winner's rejection closed the
+          // workflow before this update was taken (the server then aborts it as "not found").
+          if (
+            error instanceof WorkflowUpdateFailedError ||
+            (await heldOrderState(request.em.fork(), orderId)) !== 'held'
+          )
+            throw conflict('order_not_held', 'the order is not waiting for review');
+          throw error;
         }
       },
     );
@@ -108,13 +117,12 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     async (request) => {
       const cryptos = await listCryptos(request.em);
       return Promise.all(
-        cryptos.map(async ({ name }): Promise<PoolView> => {
+        cryptos.map(async ({ name }) => {
           try {
-            return await temporal.workflow.getHandle(poolWorkflowId(name)).query(poolQuery);
+            return poolAges(await temporal.workflow.getHandle(poolWorkflowId(name)).query(poolQuery));
           } catch {
             // No pool workflow yet: nothing has been pooled for this crypto.
-            const threshold = formatUsd(env.AGGREGATION_THRESHOLD);
-            return { crypto: name, total: '0.00', threshold, orders: [], batches: 0, flushInMs: null };
+            return emptyPool(name, formatUsd(env.AGGREGATION_THRESHOLD));
           }
         }),
       );
@@ -142,14 +150,19 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
       schema: {
         tags,
         security,
-        summary: 'Set a crypto’s price or (de)activate it',
+        summary: 'Pin or unpin a crypto’s price, or (de)activate it',
+        description:
+          'A `price` pins it (`price_source: manual`): the scheduled refresh leaves it alone until `price: null` hands it back to the exchange.',
         params: z.strictObject({
           name: z
             .string()
             .regex(/^[A-Za-z0-9]{1,10}$/)
             .transform((s) => s.toUpperCase()),
         }),
-        body: z.strictObject({ price: usdInput(env.MAX_AMOUNT).optional(), active: z.boolean().optional() }),
+        body: z.strictObject({
+          price: usdInput(env.MAX_AMOUNT).nullable().optional(),
+          active: z.boolean().optional(),
+        }),
         response: { 200: cryptoAdminSchema, 400: errorSchema, 404: errorSchema, ...denied },
       },
     },

@@ -4,7 +4,7 @@ import type { ApiDeps } from '../deps.js';
 /** Liveness says the process answers; readiness says its dependencies do too. */
 export async function healthRoutes(
   app: FastifyInstance,
-  { orm, temporal }: Pick<ApiDeps, 'orm' | 'temporal'>,
+  { orm, temporal, env }: Pick<ApiDeps, 'orm' | 'temporal' | 'env'>,
 ) {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
@@ -19,7 +19,12 @@ export async function healthRoutes(
     };
     const [postgres, temporalStatus] = await Promise.all([
       check(() => orm.em.fork().execute('select 1')),
-      check(() => temporal.workflowService.getSystemInfo({})),
+      // Under a deadline, so gRPC gives up rather than retrying into the next probe.
+      check(() =>
+        temporal.withDeadline(Date.now() + env.TEMPORAL_RPC_TIMEOUT, () =>
+          temporal.workflowService.getSystemInfo({}),
+        ),
+      ),
     ]);
     const ready = postgres === 'ok' && temporalStatus === 'ok';
     return reply

@@ -3,6 +3,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { getUserOrder, holdings, listUserOrders } from '../../services/orders.js';
 import { placeOrder, type PlacementDeps } from '../orders/placement.js';
+import { findPlacementRecord, type PlacementView } from '../../services/placements.js';
+import { AppError } from '../../domain/errors.js';
+import { API_PREFIX } from '../prefix.js';
 import { idempotencyHeaders, idempotencyKey } from '../idempotency-key.js';
 import {
   errorSchema,
@@ -10,6 +13,7 @@ import {
   orderSchema,
   pageOf,
   pageQuery,
+  placementSchema,
   quantityInput,
   quantityOutput,
 } from '../schemas.js';
@@ -38,16 +42,21 @@ export async function orderRoutes(app: FastifyInstance, deps: PlacementDeps) {
         tags,
         security,
         summary: 'Buy crypto: answers 201 once the wallet is debited; settlement follows asynchronously',
-        description:
+        description: [
           'Totals of $10 or more are bought at once; smaller ones wait in the crypto’s pool (state `aggregated`) until it reaches $10 or the maximum wait passes.',
+          'If the debit does not answer within `PLACEMENT_TIMEOUT`, the answer is **202 Accepted** with the order `placing` and a `Location` header: the order is under way and must not be placed again; `GET orders/{id}/` shows it `placing` until the debit commits (then its usual state) or refuses it (`rejected`, with `failure_code` and `failure_reason`; nothing was charged). A retry with the same `Idempotency-Key` joins the same order.',
+          'When the workflow service cannot be reached the answer is **503** with `Retry-After`, and nothing was charged.',
+        ].join('\n\n'),
         body: orderBody,
         headers: idempotencyHeaders,
         response: {
           201: orderSchema,
+          202: placementSchema,
           400: errorSchema,
           401: errorSchema,
           409: errorSchema,
           422: errorSchema,
+          503: errorSchema,
         },
       },
     },
@@ -59,6 +68,11 @@ export async function orderRoutes(app: FastifyInstance, deps: PlacementDeps) {
         request.body,
         idempotencyKey(request),
       );
+      if (result.status === 202) {
+        reply.header('location', `${API_PREFIX}/orders/${(result.body as PlacementView).id}/`);
+      }
+      if ('retryAfterSeconds' in result && result.retryAfterSeconds)
+        reply.header('retry-after', String(result.retryAfterSeconds));
       return reply.status(result.status as 201).send(result.body as never);
     },
   );
@@ -85,12 +99,26 @@ export async function orderRoutes(app: FastifyInstance, deps: PlacementDeps) {
       schema: {
         tags,
         security,
-        summary: 'One order of the caller',
+        summary: 'One order of the caller (also while it is `placing`, or `rejected` by its debit)',
         params: idParams('bigint'),
-        response: { 200: orderSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema },
+        response: {
+          200: z.union([orderSchema, placementSchema]),
+          400: errorSchema,
+          401: errorSchema,
+          404: errorSchema,
+        },
       },
     },
-    async (request) => getUserOrder(request.em, request.user.id, request.params.id),
+    async (request) => {
+      const { id } = request.params;
+      // The order row, once the debit committed; before that, the placement record.
+      return getUserOrder(request.em, request.user.id, id).catch(async (error: unknown) => {
+        if (!(error instanceof AppError) || error.statusCode !== 404) throw error;
+        const placement = await findPlacementRecord(request.em, id, request.user.id);
+        if (!placement) throw error;
+        return placement.view;
+      });
+    },
   );
 
   r.get(
