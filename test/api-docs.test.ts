@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { DOCS_CSP } from '../src/api/plugins/docs.js';
 import { docsEnabled, loadEnv } from '../src/config/env.js';
-import { startApi, type TestApi } from './support/api.js';
+import { ADMIN, startApi, type TestApi } from './support/api.js';
 
 const opened: TestApi[] = [];
 afterAll(async () => Promise.all(opened.map((api) => api.close())));
@@ -20,9 +20,11 @@ beforeAll(async () => {
 
 describe('docs switch', () => {
   it('is on by default in development only', () => {
+    // Outside development the configuration also needs real secrets.
+    const test = { APP_ENV: 'test', JWT_SECRET: 'k'.repeat(40), ADMIN_PASSWORD: ADMIN.password };
     expect(docsEnabled(loadEnv({}))).toBe(true);
-    expect(docsEnabled(loadEnv({ APP_ENV: 'test' }))).toBe(false);
-    expect(docsEnabled(loadEnv({ APP_ENV: 'test', DOCS_ENABLED: 'true' }))).toBe(true);
+    expect(docsEnabled(loadEnv(test))).toBe(false);
+    expect(docsEnabled(loadEnv({ ...test, DOCS_ENABLED: 'true' }))).toBe(true);
     expect(docsEnabled(loadEnv({ DOCS_ENABLED: 'false' }))).toBe(false);
   });
 

@@ -1,4 +1,5 @@
 import { migrate } from '../src/db/orm.js';
+import { migrations } from '../src/migrations/index.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 
 let db: TestDatabase;
@@ -17,7 +18,9 @@ describe('0003-usernames-and-lockout', () => {
     await expect(migrate(db.orm)).rejects.toThrow(/differ only in case.*Clash, clash/s);
 
     await em.execute(`update users set username = 'clash2' where username = 'clash'`);
-    expect(await migrate(db.orm)).toEqual(['0003-usernames-and-lockout']);
+    const after0002 = migrations.slice(migrations.findIndex((m) => m.name === '0002-security') + 1);
+    expect(await migrate(db.orm)).toEqual(after0002.map((m) => m.name));
+    expect(after0002[0]!.name).toBe('0003-usernames-and-lockout');
     await expect(
       em.execute(`insert into users (username, password_hash) values ('OTHER', 'x')`),
     ).rejects.toThrow(/users_username_lower_unique/);
