@@ -1,10 +1,8 @@
-import { ApplicationFailure, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { orderWorkflow } from '../src/workflows/index.js';
 import {
   orderSettledSignal,
   orderStatusQuery,
-  orderWorkflowId,
   placeOrderUpdate,
   reviewOrderUpdate,
   type OrderInput,
@@ -14,6 +12,8 @@ import type { Activities } from '../src/activities/index.js';
 import {
   createStubActivities,
   freshTaskQueue,
+  placeOrder,
+  startOrder,
   refusal,
   startStubWorker,
   startTimeSkipping,
@@ -51,19 +51,8 @@ const input = (amount: string, crypto = 'ABAN'): OrderInput => ({
   crypto,
   amount,
 });
-const start = (order: OrderInput) =>
-  env.client.workflow.start(orderWorkflow, {
-    args: [order],
-    workflowId: orderWorkflowId(order.orderId),
-    taskQueue,
-  });
-/** Starts the order and waits for the placement update, as the API does. */
-async function place(
-  order: OrderInput,
-): Promise<{ handle: WorkflowHandle<typeof orderWorkflow>; view: OrderView }> {
-  const handle = await start(order);
-  return { handle, view: await handle.executeUpdate(placeOrderUpdate) };
-}
+const start = (order: OrderInput) => startOrder(env.client, taskQueue, order);
+const place = (order: OrderInput) => placeOrder(env.client, taskQueue, order);
 const names = () => stubs.calls.map((c) => c.name);
 const held = (order: OrderView) => ({
   order: { ...order, state: 'held' as const },

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../src/activities/index.js';
@@ -9,12 +9,16 @@ import type { Fill } from '../../src/exchange/exchange.js';
 import {
   addToPoolSignal,
   orderClientId,
+  orderWorkflowId,
+  placeOrderUpdate,
   poolWorkflowId,
+  type OrderInput,
   type OrderView,
   type PooledOrder,
 } from '../../src/workflows/definitions.js';
 import { formatUsd, readQuantity, readUsd, sum, totalPrice } from '../../src/domain/money.js';
 import { temporalTestServerPath } from '../../src/temporal/binaries.js';
+import { orderWorkflow } from '../../src/workflows/index.js';
 
 /*
  * In-memory stand-ins for every activity, so the workflows run in the time-skipping test server
@@ -274,4 +278,21 @@ export async function until(check: () => Promise<boolean>, timeoutMs = 10_000): 
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+export const startOrder = (client: Client, taskQueue: string, input: OrderInput) =>
+  client.workflow.start(orderWorkflow, {
+    args: [input],
+    workflowId: orderWorkflowId(input.orderId),
+    taskQueue,
+  });
+
+/** Starts the order and waits for the placement update, as the API does. */
+export async function placeOrder(
+  client: Client,
+  taskQueue: string,
+  input: OrderInput,
+): Promise<{ handle: WorkflowHandle<typeof orderWorkflow>; view: OrderView }> {
+  const handle = await startOrder(client, taskQueue, input);
+  return { handle, view: await handle.executeUpdate(placeOrderUpdate) };
 }
