@@ -193,6 +193,8 @@ export function createStubActivities(options: StubOptions): Stubs {
 }
 
 let runtimeInstalled = false;
+/** Bundled once per test file, shared by every server it starts. */
+let bundled: Promise<WorkflowBundle> | undefined;
 
 /** The time-skipping test server (the binary `make install` puts in .tools/bin) and one workflow bundle. */
 export async function startTimeSkipping(): Promise<{ env: TestWorkflowEnvironment; bundle: WorkflowBundle }> {
@@ -205,20 +207,23 @@ export async function startTimeSkipping(): Promise<{ env: TestWorkflowEnvironmen
     runtimeInstalled = true;
   }
   const path = temporalTestServerPath();
-  const env = await TestWorkflowEnvironment.createTimeSkipping(
-    path ? { server: { executable: { type: 'existing-path', path } } } : {},
-  );
-  const bundle = await bundleWorkflowCode({
-    workflowsPath,
-    logger: {
-      log() {},
-      trace() {},
-      debug() {},
-      info() {},
-      warn() {},
-      error: (m: string) => console.error(m),
-    },
-  });
+  // Starting the server and bundling the workflows take seconds each; do both at once.
+  const [env, bundle] = await Promise.all([
+    TestWorkflowEnvironment.createTimeSkipping(
+      path ? { server: { executable: { type: 'existing-path', path } } } : {},
+    ),
+    (bundled ??= bundleWorkflowCode({
+      workflowsPath,
+      logger: {
+        log() {},
+        trace() {},
+        debug() {},
+        info() {},
+        warn() {},
+        error: (m: string) => console.error(m),
+      },
+    })),
+  ]);
   return { env, bundle };
 }
 
