@@ -66,7 +66,7 @@ const input = (amount: string): OrderInput => ({ orderId: nextId++, userId: 1, c
 const pool = () => env.client.workflow.getHandle<typeof poolWorkflow>(poolWorkflowId(crypto));
 /** The pool's view, or undefined while it cannot answer (not started yet, or between runs). */
 const view = (): Promise<PoolView | undefined> =>
-  env.client.withDeadline(Date.now() + 1_000, () => pool().query(poolQuery)).catch(() => undefined);
+  env.client.withDeadline(Date.now() + 5_000, () => pool().query(poolQuery)).catch(() => undefined);
 const batchIds = () => stubs.callsTo('openBatch').map(([batchId]) => batchId);
 const pooledIds = async () => (await view())?.orders.map((o) => o.orderId) ?? [];
 
