@@ -1,0 +1,261 @@
+import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  orderSettledSignal,
+  orderStatusQuery,
+  placeOrderUpdate,
+  reviewOrderUpdate,
+  type OrderInput,
+  type OrderView,
+} from '../src/workflows/definitions.js';
+import type { Activities } from '../src/activities/index.js';
+import {
+  createStubActivities,
+  freshTaskQueue,
+  placeOrder,
+  startOrder,
+  refusal,
+  startStubWorker,
+  startTimeSkipping,
+  type StubWorker,
+  type Stubs,
+  until,
+} from './support/stub-activities.js';
+
+// The order workflow alone, against in-memory activities: no Postgres, no exchange.
+
+let env: TestWorkflowEnvironment;
+let worker: StubWorker;
+const taskQueue = freshTaskQueue('unit-order');
+beforeAll(async () => {
+  const started = await startTimeSkipping();
+  env = started.env;
+  worker = await startStubWorker(env, started.bundle, taskQueue);
+});
+afterAll(async () => {
+  await worker?.stop();
+  await env?.teardown();
+});
+
+let stubs: Stubs;
+let nextId = 1;
+/** Fresh stubs per test; `overrides` replace single activities. */
+function setUp(overrides: Partial<Activities> = {}): Stubs {
+  stubs = createStubActivities({ client: env.client, taskQueue, overrides });
+  worker.use(stubs);
+  return stubs;
+}
+const input = (amount: string, crypto = 'ABAN'): OrderInput => ({
+  orderId: nextId++,
+  userId: 1,
+  crypto,
+  amount,
+});
+const start = (order: OrderInput) => startOrder(env.client, taskQueue, order);
+const place = (order: OrderInput) => placeOrder(env.client, taskQueue, order);
+const names = () => stubs.calls.map((c) => c.name);
+const held = (order: OrderView) => ({
+  order: { ...order, state: 'held' as const },
+  route: 'review' as const,
+});
+
+it('the placement update answers with the debited order; one at the threshold is bought alone', async () => {
+  setUp();
+  const order = input('10');
+  const { handle, view } = await place(order);
+  const result = await handle.result();
+  expect(view).toMatchObject({ id: order.orderId, total_price: '10.00', state: 'pending' });
+  expect(result).toEqual({ orderId: order.orderId, state: 'completed' });
+  expect(names()).toEqual(['placeOrder', 'buyOrder', 'completeOrder']);
+  expect(stubs.callsTo('buyOrder')).toEqual([[expect.objectContaining({ id: order.orderId })]]);
+  expect(stubs.callsTo('completeOrder')).toEqual([[order.orderId, 'ex-1']]);
+});
+
+it('a refused debit reaches the update caller with its code, and nothing else runs', async () => {
+  setUp({
+    placeOrder: async () => {
+      throw refusal('insufficient_funds', 'the wallet balance is too low');
+    },
+  });
+  const order = input('10');
+  const handle = await start(order);
+  const error = await handle.executeUpdate(placeOrderUpdate).catch((e: unknown) => e);
+  const result = await handle.result();
+  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (error as WorkflowUpdateFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect(cause).toMatchObject({ type: 'insufficient_funds', message: 'the wallet balance is too low' });
+  expect((cause as ApplicationFailure).details).toEqual([
+    { status: 422, code: 'insufficient_funds', message: 'the wallet balance is too low' },
+  ]);
+  expect(result).toEqual({
+    orderId: order.orderId,
+    state: 'rejected',
+    reason: 'the wallet balance is too low',
+  });
+  expect(names()).toEqual(['placeOrder']);
+});
+
+it('an order the fraud rules reject is refused to the update caller as order_rejected', async () => {
+  setUp({
+    placeOrder: async (o) => ({
+      order: {} as OrderView,
+      route: 'rejected',
+      rule: 'velocity',
+      reason: `too many orders (${o.orderId})`,
+      reviewTimeoutMs: 0,
+    }),
+  });
+  const order = input('10');
+  const handle = await start(order);
+  const error = await handle.executeUpdate(placeOrderUpdate).catch((e: unknown) => e);
+  const result = await handle.result();
+  const reason = `too many orders (${order.orderId})`;
+  expect((error as WorkflowUpdateFailedError).cause).toMatchObject({
+    type: 'order_rejected',
+    message: reason,
+    details: [{ status: 422, code: 'order_rejected', message: reason }],
+  });
+  expect(result).toEqual({ orderId: order.orderId, state: 'rejected', reason });
+  expect(names()).toEqual(['placeOrder']);
+});
+
+it('an order below the threshold is sent to its pool and ends with the first settlement', async () => {
+  // The pool itself is covered in workflows-unit-pool.test.ts; here it is only recorded.
+  setUp({ enqueueInPool: async () => undefined });
+  const order = input('4', 'ETH');
+  const { handle, view } = await place(order);
+  await until(async () => (await handle.query(orderStatusQuery)).state === 'aggregated');
+  const status = await handle.query(orderStatusQuery);
+  await handle.signal(orderSettledSignal, { state: 'completed', batchId: 'ETH-1-a' });
+  await handle.signal(orderSettledSignal, { state: 'failed', batchId: 'ETH-2-b', reason: 'late duplicate' });
+  const result = await handle.result();
+  expect(view).toMatchObject({ id: order.orderId, total_price: '4.00', state: 'aggregated' });
+  expect(status).toEqual({ orderId: order.orderId, state: 'aggregated' });
+  expect(stubs.callsTo('enqueueInPool')).toEqual([
+    ['ETH', { orderId: order.orderId, total: '4.00', amount: '4' }],
+  ]);
+  expect(names()).not.toContain('buyOrder');
+  expect(result).toEqual({ orderId: order.orderId, state: 'completed', batchId: 'ETH-1-a' });
+});
+
+it('a buy the exchange rejects is refunded with its reason', async () => {
+  setUp({
+    buyOrder: async () => {
+      throw ApplicationFailure.create({
+        type: 'ExchangeRejected',
+        message: 'exchange rejected the purchase: unknown_crypto: no such market',
+        nonRetryable: true,
+      });
+    },
+  });
+  const order = input('12');
+  const result = await (await place(order)).handle.result();
+  const reason = 'exchange rejected the purchase: unknown_crypto: no such market';
+  expect(result).toEqual({ orderId: order.orderId, state: 'failed', reason });
+  expect(names()).toEqual(['placeOrder', 'buyOrder', 'refundOrder']);
+  expect(stubs.callsTo('refundOrder')).toEqual([[order.orderId, reason]]);
+});
+
+it('an exchange down for the whole retry window: asked under the order id, then refunded', async () => {
+  setUp({
+    buyOrder: async () => {
+      throw new Error('exchange unavailable');
+    },
+  });
+  const order = input('12');
+  const before = await env.currentTimeMs();
+  const result = await (await place(order)).handle.result();
+  const elapsed = (await env.currentTimeMs()) - before;
+  expect(result).toEqual({
+    orderId: order.orderId,
+    state: 'failed',
+    reason: 'the exchange could not be reached',
+  });
+  // Retried with backoff for the hour the exchange activity allows (skipped, not waited).
+  expect(stubs.callsTo('buyOrder').length).toBeGreaterThan(10);
+  expect(elapsed).toBeGreaterThanOrEqual(55 * 60_000);
+  expect(stubs.callsTo('findFill')).toEqual([[`order-${order.orderId}`]]);
+  expect(stubs.callsTo('refundOrder')).toEqual([[order.orderId, 'the exchange could not be reached']]);
+});
+
+it('a buy whose answer was lost is found under the order id and completed, not refunded', async () => {
+  const s: Stubs = setUp({
+    buyOrder: async (o) => {
+      await s.defaults.buyOrder(o); // the exchange buys, the answer never arrives
+      throw new Error('socket hang up');
+    },
+  });
+  const order = input('12');
+  const result = await (await place(order)).handle.result();
+  expect(result).toEqual({ orderId: order.orderId, state: 'completed' });
+  expect(stubs.callsTo('findFill')).toEqual([[`order-${order.orderId}`]]);
+  expect(stubs.callsTo('completeOrder')).toEqual([[order.orderId, 'ex-1']]);
+  expect(names()).not.toContain('refundOrder');
+});
+
+describe('review', () => {
+  const DAY = 24 * 3_600_000;
+  const holding = () =>
+    setUp({
+      placeOrder: async (o) => ({
+        ...held((await stubs.defaults.placeOrder(o)).order),
+        reviewTimeoutMs: DAY,
+      }),
+    });
+
+  it('a held order nobody reviews is rejected and refunded when the review time runs out', async () => {
+    holding();
+    const order = input('20');
+    const before = await env.currentTimeMs();
+    const { handle, view } = await place(order);
+    await env.sleep('23 hours');
+    const stillHeld = (await handle.query(orderStatusQuery)).state;
+    // Awaiting the result lets the server skip past the deadline.
+    const result = await handle.result();
+    const elapsed = (await env.currentTimeMs()) - before;
+    expect(view).toMatchObject({ id: order.orderId, state: 'held' });
+    expect(stillHeld).toBe('held');
+    expect(result).toEqual({ orderId: order.orderId, state: 'failed', reason: 'not reviewed in time' });
+    expect(elapsed).toBeGreaterThanOrEqual(DAY);
+    expect(stubs.callsTo('rejectHeldOrder')).toEqual([[order.orderId, null, 'not reviewed in time']]);
+    expect(names()).toEqual(['placeOrder', 'rejectHeldOrder']);
+  });
+
+  it('an approved order answers the review with the order and is then bought', async () => {
+    holding();
+    const order = input('20');
+    const { handle } = await place(order);
+    const reviewed = await handle.executeUpdate(reviewOrderUpdate, {
+      args: [{ decision: 'approve', adminId: 7 }],
+    });
+    const result = await handle.result();
+    expect(reviewed).toMatchObject({ id: order.orderId, state: 'pending' });
+    expect(result).toEqual({ orderId: order.orderId, state: 'completed' });
+    expect(stubs.callsTo('approveHeldOrder')).toEqual([[order.orderId, 7]]);
+    expect(names()).toEqual(['placeOrder', 'approveHeldOrder', 'buyOrder', 'completeOrder']);
+  });
+
+  it('a rejected order is refunded; a second review is refused', async () => {
+    holding();
+    const order = input('20');
+    const { handle } = await place(order);
+    const reviewed = await handle.executeUpdate(reviewOrderUpdate, {
+      args: [{ decision: 'reject', adminId: 7 }],
+    });
+    const again = await handle
+      .executeUpdate(reviewOrderUpdate, { args: [{ decision: 'approve', adminId: 8 }] })
+      .catch((e: unknown) => e);
+    const result = await handle.result();
+    expect(reviewed).toMatchObject({
+      id: order.orderId,
+      state: 'failed',
+      failure_reason: 'rejected by review',
+    });
+    // Refused by the validator, or by the server once the workflow has closed: never applied.
+    expect(again).toBeInstanceOf(Error);
+    expect(result).toEqual({ orderId: order.orderId, state: 'failed', reason: 'rejected by review' });
+    expect(stubs.callsTo('rejectHeldOrder')).toEqual([[order.orderId, 7, 'rejected by review']]);
+    expect(names()).not.toContain('approveHeldOrder');
+  });
+});

@@ -1,0 +1,245 @@
+import { ApplicationFailure } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { poolWorkflow } from '../src/workflows/index.js';
+import {
+  addToPoolSignal,
+  poolQuery,
+  poolWorkflowId,
+  type OrderInput,
+  type OrderStatus,
+  type PoolView,
+} from '../src/workflows/definitions.js';
+import type { Activities } from '../src/activities/index.js';
+import {
+  THRESHOLD,
+  createStubActivities,
+  freshTaskQueue,
+  placeOrder,
+  startStubWorker,
+  startTimeSkipping,
+  type StubWorker,
+  type Stubs,
+  until,
+} from './support/stub-activities.js';
+
+// The pool workflow with real order workflows feeding it, against in-memory activities ($1 a coin,
+// $10 threshold): no Postgres, no exchange.
+
+let env: TestWorkflowEnvironment;
+let worker: StubWorker;
+let taskQueue: string;
+/** A time-skipping server with a stub worker, made the current one for the tests that follow. */
+async function useFreshServer(): Promise<() => Promise<void>> {
+  const started = await startTimeSkipping();
+  const queue = freshTaskQueue('unit-pool');
+  const stubWorker = await startStubWorker(started.env, started.bundle, queue);
+  [env, worker, taskQueue] = [started.env, stubWorker, queue];
+  return async () => {
+    await stubWorker.stop();
+    await started.env.teardown();
+  };
+}
+let stopServer: () => Promise<void> | undefined;
+beforeAll(async () => (stopServer = await useFreshServer()));
+afterAll(async () => stopServer?.());
+
+let stubs: Stubs;
+let crypto: string;
+let cryptos = 0;
+let nextId = 1;
+/** Fresh stubs and a crypto (so a pool) of its own per test; `overrides` replace single activities. */
+function setUp(overrides: Partial<Activities> = {}): Stubs {
+  crypto = `P${++cryptos}`;
+  stubs = createStubActivities({ client: env.client, taskQueue, maxWaitMs: 15 * 60_000, overrides });
+  worker.use(stubs);
+  return stubs;
+}
+// A pool left running would flush into a later test's stubs once that test lets time skip.
+afterEach(async () => {
+  await env.client.workflow
+    .getHandle(poolWorkflowId(crypto))
+    .terminate('test over')
+    .catch(() => undefined);
+});
+
+const input = (amount: string): OrderInput => ({ orderId: nextId++, userId: 1, crypto, amount });
+const pool = () => env.client.workflow.getHandle<typeof poolWorkflow>(poolWorkflowId(crypto));
+/** The pool's view, or undefined while it cannot answer (not started yet, or between runs). */
+const view = (): Promise<PoolView | undefined> =>
+  env.client.withDeadline(Date.now() + 5_000, () => pool().query(poolQuery)).catch(() => undefined);
+const batchIds = () => stubs.callsTo('openBatch').map(([batchId]) => batchId);
+const pooledIds = async () => (await view())?.orders.map((o) => o.orderId) ?? [];
+
+/** Places an order and waits until the pool holds it (or has already bought it). */
+async function pooled(amount: string) {
+  const order = input(amount);
+  const { handle } = await placeOrder(env.client, taskQueue, order);
+  await until(
+    async () =>
+      (await pooledIds()).includes(order.orderId) ||
+      stubs.callsTo('openBatch').some(([, , ids]) => ids.includes(order.orderId)),
+  );
+  return { order, handle };
+}
+
+/**
+ * Awaits results one at a time: the time-skipping server counts each pending result() as an unlock,
+ * and concurrent ones let it skip past workflow tasks still in flight.
+ */
+async function results(handles: { result(): Promise<OrderStatus> }[]): Promise<OrderStatus[]> {
+  const out: OrderStatus[] = [];
+  for (const h of handles) out.push(await h.result());
+  return out;
+}
+
+it('buys once the pool reaches the threshold: one batch under its batch id, every order settled', async () => {
+  setUp();
+  const first = [await pooled('4'), await pooled('3')];
+  expect((await view())?.total).toBe('7.00');
+  expect(stubs.callsTo('openBatch')).toEqual([]);
+  const orders = [...first, await pooled('3')];
+  const ids = orders.map((o) => o.order.orderId);
+
+  const settled = await results(orders.map((o) => o.handle));
+  const [batchId] = batchIds();
+  expect(batchId).toMatch(new RegExp(`^${crypto}-1-`));
+  expect(settled).toEqual(ids.map((orderId) => ({ orderId, state: 'completed', batchId })));
+  expect(stubs.callsTo('openBatch')).toEqual([[batchId, crypto, ids]]);
+  expect(stubs.callsTo('buyBatch')).toEqual([
+    [expect.objectContaining({ batchId, notional: THRESHOLD, houseTopUp: '0.00' }), crypto],
+  ]);
+  expect(stubs.callsTo('completeBatch')).toEqual([
+    [batchId, expect.objectContaining({ clientOrderId: batchId })],
+  ]);
+  expect(stubs.callsTo('buyOrder')).toEqual([]);
+  expect(await view()).toMatchObject({ total: '0.00', orders: [], batches: 1, flushInMs: null });
+});
+
+it('ignores an order it already holds, and one it has already bought', async () => {
+  setUp();
+  const first = await pooled('4');
+  const again = { orderId: first.order.orderId, total: '4.00', amount: '4' };
+  // A retried enqueue and a repeated signal.
+  await stubs.activities.enqueueInPool(crypto, again);
+  await pool().signal(addToPoolSignal, again);
+  expect(await view()).toMatchObject({ total: '4.00', orders: [expect.objectContaining(again)] });
+
+  const second = await pooled('6');
+  // Bought and settled: the pool is empty again.
+  await until(async () => (await view())?.orders.length === 0);
+  expect(stubs.callsTo('openBatch')).toEqual([
+    [expect.any(String), crypto, [first.order.orderId, second.order.orderId]],
+  ]);
+  // A late duplicate after the batch: nothing is pooled again. (Before awaiting any result: once
+  // the orders are done the idle pool has no timer, and the server may skip it to its run timeout.)
+  await pool().signal(addToPoolSignal, again);
+  expect(await view()).toMatchObject({ total: '0.00', orders: [], batches: 1 });
+  expect((await results([first.handle, second.handle])).map((r) => r.state)).toEqual([
+    'completed',
+    'completed',
+  ]);
+});
+
+it('flushes a pool after the max wait, the batch topped up to the threshold', async () => {
+  setUp();
+  const before = await env.currentTimeMs();
+  const { order, handle } = await pooled('4');
+  await env.sleep('14 minutes');
+  expect(await view()).toMatchObject({ total: '4.00', batches: 0 });
+  expect(stubs.callsTo('openBatch')).toEqual([]);
+
+  // Awaiting the result lets the server skip the last minute to the flush.
+  const result = await handle.result();
+  expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(15 * 60_000);
+  const [batchId] = batchIds();
+  expect(result).toEqual({ orderId: order.orderId, state: 'completed', batchId });
+  expect(stubs.callsTo('openBatch')).toEqual([[batchId, crypto, [order.orderId]]]);
+  expect(stubs.callsTo('buyBatch')).toEqual([
+    [
+      expect.objectContaining({ batchId, ordersTotal: '4.00', houseTopUp: '6.00', notional: '10.00' }),
+      crypto,
+    ],
+  ]);
+});
+
+it('a batch the exchange rejects is failed, and every order hears why', async () => {
+  const reason = 'exchange rejected the purchase: unknown_crypto: no such market';
+  setUp({
+    buyBatch: async () => {
+      throw ApplicationFailure.create({ type: 'ExchangeRejected', message: reason, nonRetryable: true });
+    },
+  });
+  const orders = [await pooled('6'), await pooled('4')];
+  const settled = await results(orders.map((o) => o.handle));
+  const [batchId] = batchIds();
+  expect(settled).toEqual(
+    orders.map((o) => ({ orderId: o.order.orderId, state: 'failed', batchId, reason })),
+  );
+  // failBatch refunds the batch's orders; the order workflows leave it to it.
+  expect(stubs.callsTo('failBatch')).toEqual([[batchId, reason]]);
+  expect(stubs.callsTo('completeBatch')).toEqual([]);
+  expect(stubs.callsTo('refundOrder')).toEqual([]);
+});
+
+it('a batch bought but whose answer was lost is found under its batch id and completed', async () => {
+  const s: Stubs = setUp({
+    buyBatch: async (batch, c) => {
+      await s.defaults.buyBatch(batch, c); // the exchange buys, the answer never arrives
+      // Given up at once rather than after the hour of retries the order tests already skip through.
+      throw ApplicationFailure.create({ message: 'socket hang up', nonRetryable: true });
+    },
+  });
+  const orders = [await pooled('6'), await pooled('4')];
+  const settled = await results(orders.map((o) => o.handle));
+  const [batchId] = batchIds();
+  expect(settled.map((r) => r.state)).toEqual(['completed', 'completed']);
+  expect(stubs.callsTo('findFill')).toEqual([[batchId]]);
+  expect(stubs.callsTo('completeBatch')).toEqual([
+    [batchId, expect.objectContaining({ clientOrderId: batchId })],
+  ]);
+  expect(stubs.callsTo('failBatch')).toEqual([]);
+});
+
+describe('continue-as-new', () => {
+  // The test server does not continue-as-new atomically and stops skipping time after it
+  // (temporalio/sdk-java#1537, #1539), so this test gets a server of its own.
+  let stopOwn: () => Promise<void>;
+  let outer: [TestWorkflowEnvironment, StubWorker, string];
+  beforeAll(async () => {
+    outer = [env, worker, taskQueue];
+    stopOwn = await useFreshServer();
+  });
+  afterAll(async () => {
+    await stopOwn?.();
+    [env, worker, taskQueue] = outer;
+  });
+
+  it('continues-as-new carrying every pending order, then buys them in one batch', async () => {
+    setUp();
+    const started = await env.client.workflow.start(poolWorkflow, {
+      args: [{ crypto, threshold: THRESHOLD, maxWaitMs: 15 * 60_000, historyLimit: 10 }],
+      workflowId: poolWorkflowId(crypto),
+      taskQueue,
+    });
+    const orders = [];
+    for (let i = 0; i < 6; i++) orders.push(await pooled('1'));
+    const carried = orders.map((o) => o.order.orderId);
+    expect((await pool().describe()).runId).not.toBe(started.firstExecutionRunId);
+    await until(async () => (await pooledIds()).length === carried.length);
+    expect(await view()).toMatchObject({ total: '6.00', batches: 0 });
+    expect(await pooledIds()).toEqual(carried);
+    // An order from an earlier run is still known after it.
+    await pool().signal(addToPoolSignal, { orderId: carried[0]!, total: '1.00', amount: '1' });
+    await until(async () => (await view()) !== undefined);
+    expect(await pooledIds()).toEqual(carried);
+
+    for (let i = 0; i < 4; i++) orders.push(await pooled('1'));
+    const ids = orders.map((o) => o.order.orderId);
+    const settled = await results(orders.map((o) => o.handle));
+    const [batchId] = batchIds();
+    expect(settled).toEqual(ids.map((orderId) => ({ orderId, state: 'completed', batchId })));
+    expect(stubs.callsTo('openBatch')).toEqual([[batchId, crypto, ids]]);
+    await until(async () => (await view())?.batches === 1);
+    expect(await view()).toMatchObject({ total: '0.00', orders: [] });
+  });
+});
