@@ -112,7 +112,7 @@ it('buys once the pool reaches the threshold: one batch under its batch id, ever
     [batchId, expect.objectContaining({ clientOrderId: batchId })],
   ]);
   expect(stubs.callsTo('buyOrder')).toEqual([]);
-  expect(await view()).toMatchObject({ total: '0.00', orders: [], batches: 1, flushInMs: null });
+  expect(await view()).toMatchObject({ total: '0.00', orders: [], batches: 1, flush_at: null });
 });
 
 it('ignores an order it already holds, and one it has already bought', async () => {

@@ -156,7 +156,8 @@ export async function placeOrder(
   } catch (error) {
     // A refusal moved no money: it is recorded so that the order id shows what happened to it.
     if (error instanceof AppError) {
-      await recordRefusal(em, input, error);
+      // A deleted account has nobody to show the refusal to, and no user row to refer to.
+      if (error.code !== 'account_not_found') await recordRefusal(em, input, error);
       throw error;
     }
     // A concurrent attempt committed first; fall through to read what it wrote.
