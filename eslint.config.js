@@ -45,6 +45,56 @@ export default tseslint.config(
     },
   },
   {
+    // Services hold the business operations; the workflows that orchestrate them are not theirs to use.
+    files: ['src/services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows/*', '**/workflows'],
+              message: 'Services may not import workflows; the order contract is in src/domain.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The domain is pure: types, rules and errors, no I/O of any kind.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'The domain may not use Node built-ins.' },
+            {
+              group: ['@mikro-orm/*', 'pg', 'fastify', '@fastify/*', 'ioredis', '@temporalio/*'],
+              message: 'The domain may not do I/O.',
+            },
+            {
+              group: [
+                '**/services/*',
+                '**/db/*',
+                '**/api/*',
+                '**/exchange/*',
+                '**/activities/*',
+                '**/workflows/*',
+                '**/entities/*',
+                '**/temporal/*',
+                '**/config/*',
+              ],
+              message: 'The domain may not depend on the layers around it.',
+            },
+          ],
+          paths: ['fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'timers'],
+        },
+      ],
+    },
+  },
+  {
     // Tests read loosely typed JSON responses.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

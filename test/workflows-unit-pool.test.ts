@@ -5,10 +5,10 @@ import {
   addToPoolSignal,
   poolQuery,
   poolWorkflowId,
-  type OrderInput,
   type OrderStatus,
   type PoolView,
 } from '../src/workflows/definitions.js';
+import type { OrderInput } from '../src/domain/orders.js';
 import type { Activities } from '../src/activities/index.js';
 import {
   THRESHOLD,
@@ -112,7 +112,7 @@ it('buys once the pool reaches the threshold: one batch under its batch id, ever
     [batchId, expect.objectContaining({ clientOrderId: batchId })],
   ]);
   expect(stubs.callsTo('buyOrder')).toEqual([]);
-  expect(await view()).toMatchObject({ total: '0.00', orders: [], batches: 1, flushInMs: null });
+  expect(await view()).toMatchObject({ total: '0.00', orders: [], batches: 1, flush_at: null });
 });
 
 it('ignores an order it already holds, and one it has already bought', async () => {
