@@ -35,8 +35,21 @@ export default tseslint.config(
               message: 'Workflows import activity types only (proxyActivities<typeof activities>).',
             },
             {
-              group: ['**/services/*', '**/db/*', '**/api/*', '**/exchange/*'],
+              group: [
+                '**/services/*',
+                '**/db/*',
+                '**/api/*',
+                '**/exchange/*',
+                '**/entities/*',
+                '**/config/*',
+                '**/metrics/*',
+                '**/worker/*',
+              ],
               message: 'Workflows may not do I/O.',
+            },
+            {
+              group: ['**/temporal/*', '!**/temporal/failures.js'],
+              message: 'Workflows may use the failure conversions of src/temporal, nothing else there.',
             },
           ],
           paths: ['fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'timers'],
