@@ -184,8 +184,8 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       return await apply();
     } catch (error) {
       const failure = refusal(error);
-      if (fromFailure(failure)?.code !== 'reviewer_not_admin') throw error;
-      reviewRefused = failure!;
+      if (!failure || fromFailure(failure)?.code !== 'reviewer_not_admin') throw error;
+      reviewRefused = failure;
       // Wait until the update handler has taken the refusal and cleared the review.
       await condition(() => reviewRefused === undefined);
       return undefined;
