@@ -35,8 +35,71 @@ export default tseslint.config(
               message: 'Workflows import activity types only (proxyActivities<typeof activities>).',
             },
             {
-              group: ['**/services/*', '**/db/*', '**/api/*', '**/exchange/*'],
+              group: [
+                '**/services/*',
+                '**/db/*',
+                '**/api/*',
+                '**/exchange/*',
+                '**/entities/*',
+                '**/config/*',
+                '**/metrics/*',
+                '**/worker/*',
+              ],
               message: 'Workflows may not do I/O.',
+            },
+            {
+              group: ['**/temporal/*', '!**/temporal/failures.js'],
+              message: 'Workflows may use the failure conversions of src/temporal, nothing else there.',
+            },
+          ],
+          paths: ['fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'timers'],
+        },
+      ],
+    },
+  },
+  {
+    // Services hold the business operations; the workflows that orchestrate them are not theirs to use.
+    files: ['src/services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows/*', '**/workflows'],
+              message: 'Services may not import workflows; the order contract is in src/domain.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The domain is pure: types, rules and errors, no I/O of any kind.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'The domain may not use Node built-ins.' },
+            {
+              group: ['@mikro-orm/*', 'pg', 'fastify', '@fastify/*', 'ioredis', '@temporalio/*'],
+              message: 'The domain may not do I/O.',
+            },
+            {
+              group: [
+                '**/services/*',
+                '**/db/*',
+                '**/api/*',
+                '**/exchange/*',
+                '**/activities/*',
+                '**/workflows/*',
+                '**/entities/*',
+                '**/temporal/*',
+                '**/config/*',
+              ],
+              message: 'The domain may not depend on the layers around it.',
             },
           ],
           paths: ['fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'timers'],

@@ -4,9 +4,9 @@ import {
   orderWorkflowId,
   poolQuery,
   poolWorkflowId,
-  type OrderInput,
   type PoolView,
 } from '../src/workflows/definitions.js';
+import type { OrderInput } from '../src/domain/orders.js';
 import { ExchangeUnavailableError, type Exchange } from '../src/exchange/exchange.js';
 import { createActivities } from '../src/activities/index.js';
 import { fraudConfig } from '../src/config/env.js';
@@ -321,12 +321,12 @@ it('a retried debit debits once', async () => {
     reviewTimeoutMs: 60_000,
   });
   const attempts = await Promise.all([
-    activities.placeOrder(input),
-    activities.placeOrder(input),
-    activities.placeOrder(input),
+    activities.debitOrder(input),
+    activities.debitOrder(input),
+    activities.debitOrder(input),
   ]);
   expect(new Set(attempts.map((a) => a.order.id))).toEqual(new Set([input.orderId]));
-  expect(await activities.placeOrder(input)).toEqual(attempts[0]);
+  expect(await activities.debitOrder(input)).toEqual(attempts[0]);
   expect(await balance(p.db, user)).toBe('10.00');
   expect(await ledger(input.orderId)).toEqual([{ type: 'withdrawal', amount: '20.00' }]);
 });

@@ -3,11 +3,11 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   orderSettledSignal,
   orderStatusQuery,
-  placeOrderUpdate,
+  placedUpdate,
   reviewOrderUpdate,
-  type OrderInput,
-  type OrderView,
 } from '../src/workflows/definitions.js';
+import type { OrderInput, OrderView } from '../src/domain/orders.js';
+import { fromFailure } from '../src/temporal/failures.js';
 import type { Activities } from '../src/activities/index.js';
 import {
   createStubActivities,
@@ -66,39 +66,41 @@ it('the placement update answers with the debited order; one at the threshold is
   const result = await handle.result();
   expect(view).toMatchObject({ id: order.orderId, total_price: '10.00', state: 'pending' });
   expect(result).toEqual({ orderId: order.orderId, state: 'completed' });
-  expect(names()).toEqual(['placeOrder', 'buyOrder', 'completeOrder']);
+  expect(names()).toEqual(['debitOrder', 'buyOrder', 'completeOrder']);
   expect(stubs.callsTo('buyOrder')).toEqual([[expect.objectContaining({ id: order.orderId })]]);
   expect(stubs.callsTo('completeOrder')).toEqual([[order.orderId, 'ex-1']]);
 });
 
 it('a refused debit reaches the update caller with its code, and nothing else runs', async () => {
   setUp({
-    placeOrder: async () => {
+    debitOrder: async () => {
       throw refusal('insufficient_funds', 'the wallet balance is too low');
     },
   });
   const order = input('10');
   const handle = await start(order);
-  const error = await handle.executeUpdate(placeOrderUpdate).catch((e: unknown) => e);
+  const error = await handle.executeUpdate(placedUpdate).catch((e: unknown) => e);
   const result = await handle.result();
   expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
   const cause = (error as WorkflowUpdateFailedError).cause;
   expect(cause).toBeInstanceOf(ApplicationFailure);
   expect(cause).toMatchObject({ type: 'insufficient_funds', message: 'the wallet balance is too low' });
+  // The failure carries the domain error (code and kind), never an HTTP status.
   expect((cause as ApplicationFailure).details).toEqual([
-    { status: 422, code: 'insufficient_funds', message: 'the wallet balance is too low' },
+    { code: 'insufficient_funds', kind: 'refused', message: 'the wallet balance is too low' },
   ]);
+  expect(fromFailure(error)).toMatchObject({ code: 'insufficient_funds', kind: 'refused' });
   expect(result).toEqual({
     orderId: order.orderId,
     state: 'rejected',
     reason: 'the wallet balance is too low',
   });
-  expect(names()).toEqual(['placeOrder']);
+  expect(names()).toEqual(['debitOrder']);
 });
 
 it('an order the fraud rules reject is refused to the update caller as order_rejected', async () => {
   setUp({
-    placeOrder: async (o) => ({
+    debitOrder: async (o) => ({
       order: {} as OrderView,
       route: 'rejected',
       rule: 'velocity',
@@ -108,16 +110,17 @@ it('an order the fraud rules reject is refused to the update caller as order_rej
   });
   const order = input('10');
   const handle = await start(order);
-  const error = await handle.executeUpdate(placeOrderUpdate).catch((e: unknown) => e);
+  const error = await handle.executeUpdate(placedUpdate).catch((e: unknown) => e);
   const result = await handle.result();
   const reason = `too many orders (${order.orderId})`;
   expect((error as WorkflowUpdateFailedError).cause).toMatchObject({
     type: 'order_rejected',
     message: reason,
-    details: [{ status: 422, code: 'order_rejected', message: reason }],
+    details: [{ code: 'order_rejected', kind: 'refused', message: reason }],
   });
+  expect(fromFailure(error)).toMatchObject({ code: 'order_rejected', kind: 'refused', message: reason });
   expect(result).toEqual({ orderId: order.orderId, state: 'rejected', reason });
-  expect(names()).toEqual(['placeOrder']);
+  expect(names()).toEqual(['debitOrder']);
 });
 
 it('an order below the threshold is sent to its pool and ends with the first settlement', async () => {
@@ -153,7 +156,7 @@ it('a buy the exchange rejects is refunded with its reason', async () => {
   const result = await (await place(order)).handle.result();
   const reason = 'exchange rejected the purchase: unknown_crypto: no such market';
   expect(result).toEqual({ orderId: order.orderId, state: 'failed', reason });
-  expect(names()).toEqual(['placeOrder', 'buyOrder', 'refundOrder']);
+  expect(names()).toEqual(['debitOrder', 'buyOrder', 'refundOrder']);
   expect(stubs.callsTo('refundOrder')).toEqual([[order.orderId, reason]]);
 });
 
@@ -198,8 +201,8 @@ describe('review', () => {
   const DAY = 24 * 3_600_000;
   const holding = () =>
     setUp({
-      placeOrder: async (o) => ({
-        ...held((await stubs.defaults.placeOrder(o)).order),
+      debitOrder: async (o) => ({
+        ...held((await stubs.defaults.debitOrder(o)).order),
         reviewTimeoutMs: DAY,
       }),
     });
@@ -219,7 +222,7 @@ describe('review', () => {
     expect(result).toEqual({ orderId: order.orderId, state: 'failed', reason: 'not reviewed in time' });
     expect(elapsed).toBeGreaterThanOrEqual(DAY);
     expect(stubs.callsTo('rejectHeldOrder')).toEqual([[order.orderId, null, 'not reviewed in time']]);
-    expect(names()).toEqual(['placeOrder', 'rejectHeldOrder']);
+    expect(names()).toEqual(['debitOrder', 'rejectHeldOrder']);
   });
 
   it('an approved order answers the review with the order and is then bought', async () => {
@@ -233,7 +236,7 @@ describe('review', () => {
     expect(reviewed).toMatchObject({ id: order.orderId, state: 'pending' });
     expect(result).toEqual({ orderId: order.orderId, state: 'completed' });
     expect(stubs.callsTo('approveHeldOrder')).toEqual([[order.orderId, 7]]);
-    expect(names()).toEqual(['placeOrder', 'approveHeldOrder', 'buyOrder', 'completeOrder']);
+    expect(names()).toEqual(['debitOrder', 'approveHeldOrder', 'buyOrder', 'completeOrder']);
   });
 
   it('a rejected order is refunded; a second review is refused', async () => {

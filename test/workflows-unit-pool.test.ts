@@ -5,10 +5,10 @@ import {
   addToPoolSignal,
   poolQuery,
   poolWorkflowId,
-  type OrderInput,
   type OrderStatus,
   type PoolView,
 } from '../src/workflows/definitions.js';
+import type { OrderInput } from '../src/domain/orders.js';
 import type { Activities } from '../src/activities/index.js';
 import {
   THRESHOLD,

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { AppError, DataError } from '../domain/errors.js';
+import { DataError, DomainError, unprocessable } from '../domain/errors.js';
+import { toFailure } from '../temporal/failures.js';
 import { ExchangeRejectedError } from '../exchange/exchange.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
@@ -17,15 +18,7 @@ export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof AppError) {
-      throw ApplicationFailure.create({
-        type: error.code,
-        message: error.message,
-        nonRetryable: true,
-        category: 'BENIGN',
-        details: [{ status: error.statusCode, code: error.code, message: error.message }],
-      });
-    }
+    if (error instanceof DomainError) throw toFailure(error);
     if (error instanceof ExchangeRejectedError) {
       throw ApplicationFailure.create({
         type: 'ExchangeRejected',
@@ -34,12 +27,12 @@ export async function permanentFailures<T>(work: () => Promise<T>): Promise<T> {
       });
     }
     if (error instanceof DataError) {
-      throw ApplicationFailure.create({
+      // What the API answers when it happens in the debit; the data itself is not the client's business.
+      const refusal = unprocessable('order_not_placed', 'the order could not be placed');
+      throw toFailure(refusal, {
         type: UNEXPECTED_DATA,
         message: `unexpected data: ${error.message}`,
-        nonRetryable: true,
-        // What the API answers when it happens in the debit; the data itself is not the client's business.
-        details: [{ status: 422, code: 'order_not_placed', message: 'the order could not be placed' }],
+        benign: false,
       });
     }
     throw error;

@@ -1,25 +1,25 @@
-import { completeOrder, findOrder, placeOrder, refundOrder } from '../services/orders.js';
+import { completeOrder, debitOrder, findOrder, refundOrder } from '../services/orders.js';
 import { approveHeldOrder, rejectHeldOrder } from '../services/reviews.js';
 import type { Fill } from '../exchange/exchange.js';
-import { orderClientId, type OrderInput, type OrderView, type Placement } from '../workflows/definitions.js';
+import { orderClientId, type OrderInput, type OrderView, type Placement } from '../domain/orders.js';
 import { countBuy, permanentFailures } from './errors.js';
 import { log } from '@temporalio/activity';
-import { AppError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { ActivityDeps } from './index.js';
 
 export function createOrderActivities(deps: ActivityDeps) {
   const { orm, exchange, aggregationThreshold } = deps;
   return {
     /** The debit (see services/orders.ts): refusals are permanent and carry the API error code. */
-    async placeOrder(input: OrderInput): Promise<Placement & { reviewTimeoutMs: number }> {
+    async debitOrder(input: OrderInput): Promise<Placement & { reviewTimeoutMs: number }> {
       const placement = await permanentFailures(() =>
-        placeOrder(orm.em.fork(), input, {
+        debitOrder(orm.em.fork(), input, {
           threshold: aggregationThreshold,
           maxTotal: deps.maxOrderTotal,
           fraud: deps.fraud,
         }).catch((error: unknown) => {
           // A refusal is a normal outcome: one info line, no stack.
-          if (error instanceof AppError)
+          if (error instanceof DomainError)
             log.info('order refused', { orderId: input.orderId, code: error.code });
           throw error;
         }),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDecimal, USD_DECIMALS, QUANTITY_DECIMALS } from '../domain/money.js';
-import { ORDER_STATES } from '../entities/order.js';
+import { ORDER_STATES } from '../domain/orders.js';
 import { JsonNumber } from './json-body.js';
 import { PRICE_SOURCES } from '../entities/crypto-currency.js';
 import { PLACEMENT_STATES } from '../entities/order-placement.js';

@@ -1,9 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { User } from './user.js';
 import { CryptoCurrency } from './crypto-currency.js';
-
-export const ORDER_STATES = ['pending', 'aggregated', 'held', 'completed', 'failed'] as const;
-export type OrderState = (typeof ORDER_STATES)[number];
+import { ORDER_STATES } from '../domain/orders.js';
 
 /**
  * A purchase. Its id is taken from the `orders_id_seq` sequence before the order workflow starts,

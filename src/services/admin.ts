@@ -6,7 +6,7 @@ import { recordAdminAction } from './audit.js';
 import { reconcile } from './ledger.js';
 import { isoTime } from '../db/values.js';
 import { toPage, type Page } from './pagination.js';
-import type { OrderView } from '../workflows/definitions.js';
+import type { OrderView } from '../domain/orders.js';
 
 export interface HeldOrderView extends OrderView {
   user_id: number;

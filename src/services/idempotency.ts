@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { conflict } from '../domain/errors.js';
+import { idempotencyKeyReused } from '../domain/errors.js';
 
 export interface IdempotencyScope {
   userId: number;
@@ -41,10 +41,7 @@ export async function onceForKey<T>(
         [scope.userId, scope.scope, scope.key],
       );
       if (!row || row.request_hash !== hash) {
-        throw conflict(
-          'idempotency_key_reused',
-          'this Idempotency-Key was already used with a different request',
-        );
+        throw idempotencyKeyReused();
       }
       return { status: row.response_status, body: row.response_body, replayed: true };
     }

@@ -1,13 +1,21 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cents } from '../domain/money.js';
-import { AppError, accountNotFound, badRequest, notFound, unprocessable } from '../domain/errors.js';
+import { DomainError, accountNotFound, badRequest, notFound, unprocessable } from '../domain/errors.js';
 import { recordRefusal } from './placements.js';
 import { isoTime } from '../db/values.js';
 import { appendEntry, creditWallet, debitWallet } from './wallet.js';
 import { gatherFraudFacts } from './fraud.js';
 import { assess, type FraudConfig } from '../domain/fraud.js';
-import type { OrderInput, OrderState, OrderView, Placement } from '../workflows/definitions.js';
+import {
+  routeFor,
+  stateOn,
+  type OrderInput,
+  type OrderState,
+  type OrderView,
+  type Placement,
+  type PlacementRoute,
+} from '../domain/orders.js';
 import { toPage, type Page } from './pagination.js';
 
 /** An order as raw SQL returns it: ids as text, timestamps as Postgres text. */
@@ -66,7 +74,7 @@ export async function activeCrypto(em: EntityManager, name: string): Promise<{ i
   return { id: row.id, price: readUsd(row.price) };
 }
 
-export interface PlaceOptions {
+export interface DebitOptions {
   /** Orders whose total is below this are pooled. */
   threshold: Cents;
   /** Largest accepted order total. */
@@ -78,10 +86,10 @@ export interface PlaceOptions {
 function routeOf(
   row: { state: OrderState; total_price: string; fraud_rule: string | null },
   threshold: Cents,
-) {
+): PlacementRoute {
   if (row.state === 'held') return 'review';
   if (row.state === 'failed' && row.fraud_rule) return 'rejected';
-  return readUsd(row.total_price) >= threshold ? 'exchange' : 'pool';
+  return routeFor(readUsd(row.total_price), threshold);
 }
 
 /**
@@ -106,10 +114,10 @@ async function lockBuyer(tx: EntityManager, userId: number): Promise<void> {
  * failed without moving money; a held one is debited and waits for review. Idempotent by order
  * id: a retry after the commit finds the order and changes nothing.
  */
-export async function placeOrder(
+export async function debitOrder(
   em: EntityManager,
   input: OrderInput,
-  options: PlaceOptions,
+  options: DebitOptions,
 ): Promise<Placement> {
   const existing = await findPlacement(em, input.orderId, options.threshold);
   if (existing) return existing;
@@ -129,9 +137,7 @@ export async function placeOrder(
           ? 'failed'
           : decision.action === 'hold'
             ? 'held'
-            : total >= options.threshold
-              ? 'pending'
-              : 'aggregated';
+            : stateOn(routeFor(total, options.threshold));
       // The order row goes first: a concurrent attempt for the same id waits on it, then finds it.
       await tx.execute(
         `insert into orders (id, user_id, crypto_id, amount, price, total_price, state, fraud_rule, fraud_reason,
@@ -154,9 +160,9 @@ export async function placeOrder(
       await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
     });
   } catch (error) {
-    // A refusal moved no money: it is recorded so that the order id shows what happened to it.
-    if (error instanceof AppError) {
-      // A deleted account has nobody to show the refusal to, and no user row to refer to.
+    // A refusal moved no money: it is recorded so that the order id shows what happened to it
+    // (to its buyer: a deleted account has nobody to show it to, and no row to refer to).
+    if (error instanceof DomainError) {
       if (error.code !== 'account_not_found') await recordRefusal(em, input, error);
       throw error;
     }

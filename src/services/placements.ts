@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { AppError } from '../domain/errors.js';
+import type { DomainError } from '../domain/errors.js';
 import { formatQuantity, readQuantity } from '../domain/money.js';
 import { isoTime } from '../db/values.js';
 import type { PlacementState } from '../entities/order-placement.js';
-import type { OrderInput } from '../workflows/definitions.js';
+import type { OrderInput } from '../domain/orders.js';
 
 /** An order that has no order row: still being placed, or refused by the debit (no money moved). */
 export interface PlacementView {
@@ -19,7 +19,6 @@ export interface PlacementView {
 
 /** The refusal a `rejected` placement answers with (the debit's error). */
 export interface PlacementRefusal {
-  status: number;
   code: string;
   message: string;
 }
@@ -58,7 +57,7 @@ export async function recordPlacing(em: EntityManager, input: OrderInput): Promi
 }
 
 /** The debit refused the order: it stays visible as `rejected`, with the code and reason. */
-export async function recordRefusal(em: EntityManager, input: OrderInput, error: AppError): Promise<void> {
+export async function recordRefusal(em: EntityManager, input: OrderInput, error: DomainError): Promise<void> {
   await em.execute(
     `insert into order_placements (order_id, user_id, crypto, amount, state, error_status, error_code, reason)
      values (?, ?, ?, ?, 'rejected', ?, ?, ?)
@@ -69,7 +68,7 @@ export async function recordRefusal(em: EntityManager, input: OrderInput, error:
       input.userId,
       input.crypto,
       input.amount,
-      error.statusCode,
+      null, // the status is the API's business: it follows from the code
       error.code.slice(0, 64),
       error.message.slice(0, 255),
     ],
@@ -88,6 +87,6 @@ export async function findPlacementRecord(
   );
   if (!row) return undefined;
   const view = toView(row);
-  if (row.state !== 'rejected' || row.error_status === null || row.error_code === null) return { view };
-  return { view, refusal: { status: row.error_status, code: row.error_code, message: row.reason ?? '' } };
+  if (row.state !== 'rejected' || row.error_code === null) return { view };
+  return { view, refusal: { code: row.error_code, message: row.reason ?? '' } };
 }

@@ -3,7 +3,7 @@ import { formatUsd, readUsd, type Cents } from '../domain/money.js';
 import { reviewerNotAdmin } from '../domain/errors.js';
 import { findOrder, refundOrder } from './orders.js';
 import { recordAdminAction, recordRefusedReview } from './audit.js';
-import type { Placement } from '../workflows/definitions.js';
+import { routeFor, type Placement } from '../domain/orders.js';
 
 const INT_MAX = 2_147_483_647;
 
@@ -52,7 +52,7 @@ export async function approveHeldOrder(
   });
   if (refused) throw reviewerNotAdmin();
   const order = (await findOrder(em, orderId))!;
-  return { order, route: readUsd(order.total_price) >= threshold ? 'exchange' : 'pool' };
+  return { order, route: routeFor(readUsd(order.total_price), threshold) };
 }
 
 /**

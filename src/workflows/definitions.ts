@@ -1,39 +1,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { OrderState, OrderView } from '../domain/orders.js';
 
-/** What the order workflow is given: the order id is allocated before the workflow starts. */
-export interface OrderInput {
-  orderId: number;
-  userId: number;
-  crypto: string;
-  /** Quantity, 8-decimal string. */
-  amount: string;
-}
-
-export type OrderState = 'pending' | 'aggregated' | 'held' | 'completed' | 'failed';
-
-/** The order as the API shows it. Money as decimal strings. */
-export interface OrderView {
-  id: number;
-  crypto: string;
-  amount: string;
-  price: string;
-  total_price: string;
-  state: OrderState;
-  batch_id: string | null;
-  failure_reason: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-/** Result of the debit: the order, and whether it is bought alone or through the crypto's pool. */
-export interface Placement {
-  order: OrderView;
-  /** `review`: held by the fraud rules; `rejected`: refused by them, no money moved. */
-  route: 'exchange' | 'pool' | 'review' | 'rejected';
-  /** Which fraud rule held or rejected it, and why. */
-  rule?: string;
-  reason?: string;
-}
+// Signals, queries, updates and workflow ids: the Temporal side of the order contract, whose
+// types live in src/domain/orders.ts.
 
 export interface Review {
   decision: 'approve' | 'reject';
@@ -73,7 +42,7 @@ export interface PoolView {
 }
 
 /** Answers POST orders/ once the debit has committed (or been refused). */
-export const placeOrderUpdate = defineUpdate<OrderView>('placeOrder');
+export const placedUpdate = defineUpdate<OrderView>('placed');
 export const orderStatusQuery = defineQuery<OrderStatus>('status');
 /** An admin's decision on a held order; answers with the order once the decision is applied. */
 export const reviewOrderUpdate = defineUpdate<OrderView, [Review]>('review');
@@ -84,7 +53,5 @@ export const addToPoolSignal = defineSignal<[PooledOrder]>('addOrder');
 export const poolQuery = defineQuery<PoolView>('pool');
 
 export const orderWorkflowId = (orderId: number) => `order-${orderId}`;
-/** The client order id of an order bought alone (a batch's is its batch id). */
-export const orderClientId = (orderId: number) => `order-${orderId}`;
 export const poolWorkflowId = (crypto: string) => `pool-${crypto}`;
 export const PRICE_SCHEDULE_ID = 'refresh-prices';

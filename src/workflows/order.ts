@@ -8,20 +8,19 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { unprocessable } from '../domain/errors.js';
+import { orderClientId, type OrderInput, type OrderView, type Placement } from '../domain/orders.js';
+import { fromFailure, toFailure } from '../temporal/failures.js';
 import {
-  orderClientId,
   orderSettledSignal,
   orderStatusQuery,
-  placeOrderUpdate,
+  placedUpdate,
   reviewOrderUpdate,
-  type OrderInput,
   type OrderStatus,
-  type OrderView,
-  type Placement,
   type Review,
   type Settlement,
 } from './definitions.js';
-import { dbActivity } from './retry.js';
+import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
 
 // The debit is a regular activity: when it refuses, the workflow ends, and the refusal must reach
@@ -29,7 +28,7 @@ import { purchase } from './purchase.js';
 // the workflow complete before the update did). The bookkeeping after a committed debit runs as
 // local activities, in the workflow task itself; exchange buys stay regular activities so their
 // retries are server timers, visible in the history (src/workflows/purchase.ts).
-const debit = proxyActivities<Activities>(dbActivity);
+const { debitOrder } = proxyActivities<Activities>(dbActivity);
 const db = proxyLocalActivities<Activities>(dbActivity);
 
 type PlacementOutcome = { ok: true; order: OrderView } | { ok: false; failure: ApplicationFailure };
@@ -43,20 +42,8 @@ function refusal(error: unknown): ApplicationFailure | undefined {
   return cause instanceof ApplicationFailure && cause.nonRetryable ? cause : undefined;
 }
 
-/** The failure type of a review refused because the reviewer is not an admin (see domain/errors.ts). */
-const REVIEWER_NOT_ADMIN = 'reviewer_not_admin';
-
-/** A refusal the API turns into its status and error code (see api/orders/placement.ts). */
-const apiRefusal = (status: number, code: string, message: string) =>
-  ApplicationFailure.create({
-    type: code,
-    message,
-    nonRetryable: true,
-    details: [{ status, code, message }],
-  });
-
 /**
- * One purchase, from debit to settlement. The API waits on the `placeOrder` update, which answers
+ * One purchase, from debit to settlement. The API waits on the `placed` update, which answers
  * once the debit has committed or been refused. An order the fraud rules hold waits for an admin's
  * `review` (or is rejected and refunded when nobody reviews it in time). Then the order is bought
  * alone (≥ threshold) or joins its crypto's pool and waits for the batch; a failed purchase is
@@ -72,7 +59,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   let reviewRefused: ApplicationFailure | undefined;
 
   setHandler(orderStatusQuery, () => status);
-  setHandler(placeOrderUpdate, async () => {
+  setHandler(placedUpdate, async () => {
     await condition(() => placement !== undefined);
     if (!placement!.ok) throw placement!.failure;
     return placement!.order;
@@ -105,9 +92,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   // The first settlement wins; a repeated signal changes nothing.
   setHandler(orderSettledSignal, (s) => void (settlement ??= s));
 
-  let placed: Awaited<ReturnType<Activities['placeOrder']>>;
+  let placed: Awaited<ReturnType<Activities['debitOrder']>>;
   try {
-    placed = await debit.placeOrder(input);
+    placed = await debitOrder(input);
   } catch (error) {
     const failure = refusal(error);
     if (!failure) throw error;
@@ -116,7 +103,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   if (placed.route === 'rejected') {
     const reason = placed.reason ?? 'refused by the fraud rules';
     return finish(
-      { ok: false, failure: apiRefusal(422, 'order_rejected', reason) },
+      { ok: false, failure: toFailure(unprocessable('order_rejected', reason)) },
       { state: 'rejected', reason },
     );
   }
@@ -197,7 +184,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       return await apply();
     } catch (error) {
       const failure = refusal(error);
-      if (failure?.type !== REVIEWER_NOT_ADMIN) throw error;
+      if (!failure || fromFailure(failure)?.code !== 'reviewer_not_admin') throw error;
       reviewRefused = failure;
       // Wait until the update handler has taken the refusal and cleared the review.
       await condition(() => reviewRefused === undefined);

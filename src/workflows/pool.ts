@@ -10,6 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { formatUsd, readUsd, sum } from '../domain/money.js';
+import { routeFor } from '../domain/orders.js';
 import {
   addToPoolSignal,
   orderSettledSignal,
@@ -18,7 +19,7 @@ import {
   type PooledOrder,
   type Settlement,
 } from './definitions.js';
-import { dbActivity } from './retry.js';
+import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
 
 const db = proxyActivities<Activities>(dbActivity);
@@ -82,7 +83,8 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
 
   for (;;) {
     const at = flushAt();
-    const full = () => total() >= threshold;
+    // A pool big enough to be bought alone is bought now.
+    const full = () => routeFor(total(), threshold) === 'exchange';
     if (at === undefined) await condition(() => full() || shouldContinueAsNew() || pending.size > 0);
     else await condition(() => full() || shouldContinueAsNew(), Math.max(0, at - Date.now()));
 

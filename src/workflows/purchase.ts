@@ -1,6 +1,6 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { exchangeActivity, exchangeLookupActivity } from './retry.js';
+import { exchangeActivity, exchangeLookupActivity } from './activity-options.js';
 
 type Fill = Awaited<ReturnType<Activities['buyOrder']>>;
 export type Purchase = { fill: Fill } | { failed: string };

@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
@@ -8,14 +7,14 @@ import type { OpenedBatch } from '../../src/services/batches.js';
 import type { Fill } from '../../src/exchange/exchange.js';
 import {
   addToPoolSignal,
-  orderClientId,
   orderWorkflowId,
-  placeOrderUpdate,
+  placedUpdate,
   poolWorkflowId,
-  type OrderInput,
-  type OrderView,
   type PooledOrder,
 } from '../../src/workflows/definitions.js';
+import { orderClientId, type OrderInput, type OrderView } from '../../src/domain/orders.js';
+import { DomainError, type ErrorCode } from '../../src/domain/errors.js';
+import { toFailure } from '../../src/temporal/failures.js';
 import { formatUsd, readQuantity, readUsd, sum, totalPrice } from '../../src/domain/money.js';
 import { temporalTestServerPath } from '../../src/temporal/binaries.js';
 import { orderWorkflow } from '../../src/workflows/index.js';
@@ -43,7 +42,7 @@ export interface StubOptions {
   client: Client;
   taskQueue: string;
   maxWaitMs?: number;
-  /** How long a held order waits for review (`placeOrder` answers with it). */
+  /** How long a held order waits for review (`debitOrder` answers with it). */
   reviewTimeoutMs?: number;
   /** Replaces single activities, e.g. to refuse a debit or fail a buy. */
   overrides?: Partial<Activities>;
@@ -60,13 +59,7 @@ export interface Stubs {
 }
 
 /** A non-retryable refusal as the activities raise it (see src/activities/errors.ts). */
-export const refusal = (type: string, message: string, status = 422) =>
-  ApplicationFailure.create({
-    type,
-    message,
-    nonRetryable: true,
-    details: [{ status, code: type, message }],
-  });
+export const refusal = (code: ErrorCode, message: string) => toFailure(new DomainError(code, message));
 
 export function createStubActivities(options: StubOptions): Stubs {
   const threshold = readUsd(THRESHOLD);
@@ -98,7 +91,7 @@ export function createStubActivities(options: StubOptions): Stubs {
   };
 
   const behaviour: Activities = {
-    async placeOrder(input) {
+    async debitOrder(input) {
       const total = formatUsd(totalPrice(readQuantity(input.amount), readUsd(PRICE)));
       const now = new Date(0).toISOString();
       const order: OrderView = {
@@ -299,5 +292,5 @@ export async function placeOrder(
   input: OrderInput,
 ): Promise<{ handle: WorkflowHandle<typeof orderWorkflow>; view: OrderView }> {
   const handle = await startOrder(client, taskQueue, input);
-  return { handle, view: await handle.executeUpdate(placeOrderUpdate) };
+  return { handle, view: await handle.executeUpdate(placedUpdate) };
 }

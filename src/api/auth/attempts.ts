@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 import type { LoginGuard } from '../../services/login-guard.js';
 import { tooMany } from '../plugins/rate-limit.js';
 
@@ -24,7 +24,8 @@ export function createAttempts(guard: LoginGuard) {
     try {
       result = await check();
     } catch (error) {
-      if (!(error instanceof AppError && WRONG_SECRET.has(error.code))) await guard.refund(request.em, key);
+      if (!(error instanceof DomainError && WRONG_SECRET.has(error.code)))
+        await guard.refund(request.em, key);
       throw error;
     }
     await guard.refund(request.em, key);

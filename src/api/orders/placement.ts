@@ -1,24 +1,27 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
-  ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
   isGrpcServiceError,
   type Client,
 } from '@temporalio/client';
 import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
-import { AppError, accountNotFound, conflict, unprocessable } from '../../domain/errors.js';
+import {
+  DomainError,
+  accountNotFound,
+  idempotencyKeyReused,
+  isErrorCode,
+  unprocessable,
+} from '../../domain/errors.js';
+import type { OrderInput, OrderView } from '../../domain/orders.js';
+import { fromFailure } from '../../temporal/failures.js';
+import { errorStatus } from '../plugins/error-handler.js';
 import { formatQuantity, type Units } from '../../domain/money.js';
 import { activeCrypto, findPlacedOrder } from '../../services/orders.js';
 import { findPlacementRecord, recordPlacing, type PlacementView } from '../../services/placements.js';
 import { requestHash } from '../../services/idempotency.js';
 import { orderWorkflow } from '../../workflows/index.js';
-import {
-  orderWorkflowId,
-  placeOrderUpdate,
-  type OrderInput,
-  type OrderView,
-} from '../../workflows/definitions.js';
+import { orderWorkflowId, placedUpdate } from '../../workflows/definitions.js';
 
 export interface OrderRequest {
   crypto: string;
@@ -80,10 +83,7 @@ async function reserveOrderId(em: EntityManager, userId: number, key: string | u
     [userId, key],
   );
   if (!row || row.request_hash !== hash) {
-    throw conflict(
-      'idempotency_key_reused',
-      'this Idempotency-Key was already used with a different request',
-    );
+    throw idempotencyKeyReused();
   }
   const reservation: Reservation = { orderId: Number(row.order_id) };
   if (row.response_status !== null && row.response_body !== null) {
@@ -92,15 +92,9 @@ async function reserveOrderId(em: EntityManager, userId: number, key: string | u
   return reservation;
 }
 
-/** The API error a refused placement carries (the debit activity's failure details). */
-function refusalOf(error: unknown): AppError | undefined {
-  if (!(error instanceof WorkflowUpdateFailedError)) return undefined;
-  const cause = error.cause;
-  if (!(cause instanceof ApplicationFailure)) return undefined;
-  const [details] = cause.details ?? [];
-  const { status, code, message } = (details ?? {}) as { status?: number; code?: string; message?: string };
-  return status && code ? new AppError(status, code, message ?? cause.message) : undefined;
-}
+/** The domain error a refused placement carries (the debit's refusal, through the `placed` update). */
+const refusalOf = (error: unknown): DomainError | undefined =>
+  error instanceof WorkflowUpdateFailedError ? fromFailure(error.cause) : undefined;
 
 /** gRPC status codes (from @grpc/grpc-js, which the Temporal client uses but does not re-export). */
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -176,7 +170,7 @@ async function runPlacement(
   const timer = setTimeout(() => giveUp.abort(), deps.placementTimeoutMs);
   try {
     const order = await deps.temporal.withAbortSignal(giveUp.signal, () =>
-      deps.temporal.workflow.getHandle(workflowId).executeUpdate(placeOrderUpdate),
+      deps.temporal.workflow.getHandle(workflowId).executeUpdate(placedUpdate),
     );
     return { status: 201, body: order };
   } catch (error) {
@@ -197,7 +191,10 @@ async function outcomeSoFar(em: EntityManager, input: OrderInput): Promise<Place
   }
   if (placed) return { status: 201, body: placed.order };
   const refused = (await findPlacementRecord(em, input.orderId))?.refusal;
-  if (refused) return errorResponse(new AppError(refused.status, refused.code, refused.message));
+  if (refused) {
+    const code = isErrorCode(refused.code) ? refused.code : 'order_not_placed';
+    return errorResponse(new DomainError(code, refused.message));
+  }
   return { status: 202, body: await recordPlacing(em, input) };
 }
 
@@ -212,7 +209,7 @@ const temporalUnavailable = (): PlacementResponse => ({
   retryAfterSeconds: RETRY_AFTER_SECONDS,
 });
 
-const errorResponse = (error: AppError): PlacementResponse => ({
-  status: error.statusCode,
+const errorResponse = (error: DomainError): PlacementResponse => ({
+  status: errorStatus(error),
   body: { error: { code: error.code, message: error.message } },
 });

@@ -1,6 +1,19 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError } from '../../domain/errors.js';
+import { DomainError, type ErrorKind } from '../../domain/errors.js';
+
+/** The one place a domain error becomes an HTTP status: by its kind (the code says which one). */
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  refused: 422,
+  rate_limited: 429,
+};
+
+export const errorStatus = (error: DomainError): number => STATUS[error.kind];
 
 interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -30,8 +43,8 @@ function issueMessage(keyword: string, message: string, params: Record<string, u
 /** The one error handler: every failure leaves as `{error: {code, message, details?}}`. */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof AppError) {
-      return reply.status(error.statusCode).send(body(error.code, error.message, error.details));
+    if (error instanceof DomainError) {
+      return reply.status(errorStatus(error)).send(body(error.code, error.message, error.details));
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const issues = error.validation;

@@ -8,14 +8,14 @@ import type {
 import fastifyRateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import type { Env } from '../../config/env.js';
-import { AppError } from '../../domain/errors.js';
+import { rateLimited } from '../../domain/errors.js';
 
 type Limit = { max: number; windowMs: number };
 type Key = (request: FastifyRequest) => string;
 
 export const tooMany = (reply: FastifyReply, retryAfterSeconds: number) => {
   reply.header('retry-after', retryAfterSeconds);
-  return new AppError(429, 'rate_limited', `too many requests; retry in ${retryAfterSeconds} s`);
+  return rateLimited(retryAfterSeconds);
 };
 
 /**

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { ApplicationFailure, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { conflict, forbidden } from '../../domain/errors.js';
+import { fromFailure } from '../../temporal/failures.js';
 import {
   auditedReconcile,
   heldOrderState,
@@ -83,12 +84,8 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
             .executeUpdate(reviewOrderUpdate, { args: [{ decision, adminId: request.user.id }] });
         } catch (error) {
           // The review activity found the caller is no longer an admin (the token's role is older).
-          if (
-            error instanceof WorkflowUpdateFailedError &&
-            error.cause instanceof ApplicationFailure &&
-            error.cause.type === 'reviewer_not_admin'
-          )
-            throw forbidden(error.cause.message);
+          const refusal = error instanceof WorkflowUpdateFailedError ? fromFailure(error.cause) : undefined;
+          if (refusal?.code === 'reviewer_not_admin') throw forbidden(refusal.message);
           // Another admin decided first: the validator refused, or the winner's rejection closed the
           // workflow before this update was taken (the server then aborts it as "not found").
           if (

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { getUserOrder, holdings, listUserOrders } from '../../services/orders.js';
 import { placeOrder, type PlacementDeps } from '../orders/placement.js';
 import { findPlacementRecord, type PlacementView } from '../../services/placements.js';
-import { AppError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 import { API_PREFIX } from '../prefix.js';
 import { idempotencyHeaders, idempotencyKey } from '../idempotency-key.js';
 import {
@@ -113,7 +113,7 @@ export async function orderRoutes(app: FastifyInstance, deps: PlacementDeps) {
       const { id } = request.params;
       // The order row, once the debit committed; before that, the placement record.
       return getUserOrder(request.em, request.user.id, id).catch(async (error: unknown) => {
-        if (!(error instanceof AppError) || error.statusCode !== 404) throw error;
+        if (!(error instanceof DomainError) || error.code !== 'not_found') throw error;
         const placement = await findPlacementRecord(request.em, id, request.user.id);
         if (!placement) throw error;
         return placement.view;

@@ -1,0 +1,60 @@
+import type { Cents } from './money.js';
+
+/** The states an order row can be in (see README, Order states). */
+export const ORDER_STATES = ['pending', 'aggregated', 'held', 'completed', 'failed'] as const;
+export type OrderState = (typeof ORDER_STATES)[number];
+
+/** What an order is placed with: the order id is allocated before anything else happens. */
+export interface OrderInput {
+  orderId: number;
+  userId: number;
+  crypto: string;
+  /** Quantity, 8-decimal string. */
+  amount: string;
+}
+
+/** The order as the API shows it. Money as decimal strings. */
+export interface OrderView {
+  id: number;
+  crypto: string;
+  amount: string;
+  price: string;
+  total_price: string;
+  state: OrderState;
+  batch_id: string | null;
+  failure_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Where a debited order goes: bought alone or through its crypto's pool. */
+export type PurchaseRoute = 'exchange' | 'pool';
+
+/**
+ * Where a placed order goes next: `review` when the fraud rules hold it, `rejected` when they
+ * refuse it (no money moved), otherwise its purchase route.
+ */
+export type PlacementRoute = PurchaseRoute | 'review' | 'rejected';
+
+/** Result of the debit: the order, and what happens to it next. */
+export interface Placement {
+  order: OrderView;
+  route: PlacementRoute;
+  /** Which fraud rule held or rejected it, and why. */
+  rule?: string;
+  reason?: string;
+}
+
+/**
+ * The exchange's minimum decides the route: a total of at least the threshold is bought alone,
+ * a smaller one waits in its crypto's pool (and a pool that reaches it is bought).
+ */
+export const routeFor = (total: Cents, threshold: Cents): PurchaseRoute =>
+  total >= threshold ? 'exchange' : 'pool';
+
+/** The state a debited, allowed order starts in on its route. */
+export const stateOn = (route: PurchaseRoute): OrderState =>
+  route === 'exchange' ? 'pending' : 'aggregated';
+
+/** The client order id of an order bought alone (a batch's is its batch id), so a retry never buys twice. */
+export const orderClientId = (orderId: number) => `order-${orderId}`;
