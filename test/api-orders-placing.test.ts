@@ -10,7 +10,7 @@ import { quietRuntime, startSimulator, type Simulator } from './support/pipeline
 let api: TestApi;
 let sim: Simulator;
 beforeAll(async () => {
-  api = await startApi({ env: { PLACEMENT_TIMEOUT: '1s' } });
+  api = await startApi({ env: { PLACEMENT_TIMEOUT: '1s', DOCS_ENABLED: 'true' } });
   sim = await startSimulator();
 });
 afterAll(async () => {

@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApplicationFailure, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { conflict, forbidden } from '../../domain/errors.js';
@@ -34,14 +33,16 @@ import type { Env } from '../../config/env.js';
 import { emptyPool, poolAges } from '../pools.js';
 import { formatUsd } from '../../domain/money.js';
 
-export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env: Env; temporal: Client }) {
-  const r = app.withTypeProvider<ZodTypeProvider>();
+export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> = async (
+  app,
+  { env, temporal },
+) => {
   const tags = ['admin'];
   const security = [{ bearerAuth: [] }];
-  const guarded = { onRequest: app.requireAdmin };
+  const guarded = { config: { auth: 'admin' as const } };
   const denied = { 401: errorSchema, 403: errorSchema };
 
-  r.get(
+  app.get(
     '/admin/orders/held/',
     {
       ...guarded,
@@ -57,7 +58,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
   );
 
   const review = (decision: 'approve' | 'reject') =>
-    r.post(
+    app.post(
       `/admin/orders/:id/${decision}/`,
       {
         ...guarded,
@@ -103,7 +104,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
   review('approve');
   review('reject');
 
-  r.get(
+  app.get(
     '/admin/pools/',
     {
       ...guarded,
@@ -129,7 +130,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     },
   );
 
-  r.get(
+  app.get(
     '/admin/crypto-currencies/',
     {
       ...guarded,
@@ -143,7 +144,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     async (request) => listCryptos(request.em),
   );
 
-  r.patch(
+  app.patch(
     '/admin/crypto-currencies/:name/',
     {
       ...guarded,
@@ -169,7 +170,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     async (request) => updateCrypto(request.em, request.user.id, request.params.name, request.body),
   );
 
-  r.get(
+  app.get(
     '/admin/reconcile/',
     {
       ...guarded,
@@ -183,7 +184,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     async (request) => auditedReconcile(request.em, request.user.id),
   );
 
-  r.get(
+  app.get(
     '/admin/wallets/',
     {
       ...guarded,
@@ -198,4 +199,4 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     },
     async (request) => listWallets(request.em, request.query.limit, request.query.cursor),
   );
-}
+};

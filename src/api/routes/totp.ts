@@ -1,5 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { confirmTotp, disableTotp, enrollTotp } from '../../services/totp.js';
 import { checkPassword } from '../../services/accounts.js';
@@ -29,11 +29,10 @@ const enrollment = z.object({
 });
 const totpState = z.object({ totp_enabled: z.boolean() });
 
-export async function totpRoutes(
-  app: FastifyInstance,
-  { tokens, attempts }: { tokens: TokenService; attempts: Attempts },
-) {
-  const r = app.withTypeProvider<ZodTypeProvider>();
+export const totpRoutes: FastifyPluginAsyncZod<{ tokens: TokenService; attempts: Attempts }> = async (
+  app,
+  { tokens, attempts },
+) => {
   const tags = ['accounts'];
   const security = [{ bearerAuth: [] }];
   const errors = { 400: errorSchema, 401: errorSchema, 409: errorSchema, 429: errorSchema };
@@ -44,10 +43,10 @@ export async function totpRoutes(
     }
   };
 
-  r.post(
+  app.post(
     '/accounts/totp/enroll/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -69,10 +68,10 @@ export async function totpRoutes(
     },
   );
 
-  r.post(
+  app.post(
     '/accounts/totp/confirm/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -97,10 +96,10 @@ export async function totpRoutes(
     },
   );
 
-  r.post(
+  app.post(
     '/accounts/totp/disable/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -124,4 +123,4 @@ export async function totpRoutes(
       return { totp_enabled: false };
     },
   );
-}
+};
