@@ -17,7 +17,7 @@ import {
   type PooledOrder,
 } from '../../src/workflows/definitions.js';
 import { formatUsd, readQuantity, readUsd, sum, totalPrice } from '../../src/domain/money.js';
-import { temporalTestServerPath } from '../../src/temporal/binaries.js';
+import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
 import { orderWorkflow } from '../../src/workflows/index.js';
 
 /*
