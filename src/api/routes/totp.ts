@@ -68,59 +68,45 @@ export const totpRoutes: FastifyPluginAsyncZod<{ tokens: TokenService; attempts:
     },
   );
 
-  app.post(
+  /** Enabling and disabling differ only in the change: both sign out the user's other sessions. */
+  const change = (path: string, summary: string, apply: typeof confirmTotp, enabled: boolean) =>
+    app.post(
+      path,
+      {
+        config: { auth: 'user' },
+        schema: {
+          tags,
+          security,
+          summary,
+          description:
+            "Needs the current password and a code. Signs out the user's other sessions (their refresh " +
+            'tokens stop working). Wrong passwords and codes count against `RATE_LIMIT_LOGIN_FAILURES`.',
+          body: codeBody,
+          response: { 200: totpState, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { id, family } = request.user;
+        await attempts(request, reply, reauthKey(id, request.ip), async () => {
+          await requirePassword(request, request.body.password);
+          await request.em.transactional(async (tx) => {
+            await apply(tx, id, request.body.code);
+            await tokens.revokeOtherFamilies(tx, id, family);
+          });
+        });
+        return { totp_enabled: enabled };
+      },
+    );
+  change(
     '/accounts/totp/confirm/',
-    {
-      config: { auth: 'user' },
-      schema: {
-        tags,
-        security,
-        summary: 'Enable TOTP with a code from the newly enrolled authenticator',
-        description:
-          "Needs the current password and a code. Signs out the user's other sessions (their refresh " +
-          'tokens stop working). Wrong passwords and codes count against `RATE_LIMIT_LOGIN_FAILURES`.',
-        body: codeBody,
-        response: { 200: totpState, ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { id, family } = request.user;
-      await attempts(request, reply, reauthKey(id, request.ip), async () => {
-        await requirePassword(request, request.body.password);
-        await request.em.transactional(async (tx) => {
-          await confirmTotp(tx, id, request.body.code);
-          await tokens.revokeOtherFamilies(tx, id, family);
-        });
-      });
-      return { totp_enabled: true };
-    },
+    'Enable TOTP with a code from the newly enrolled authenticator',
+    confirmTotp,
+    true,
   );
-
-  app.post(
+  change(
     '/accounts/totp/disable/',
-    {
-      config: { auth: 'user' },
-      schema: {
-        tags,
-        security,
-        summary: 'Disable TOTP with a current code; the secret is deleted',
-        description:
-          "Needs the current password and a code. Signs out the user's other sessions (their refresh " +
-          'tokens stop working). Wrong passwords and codes count against `RATE_LIMIT_LOGIN_FAILURES`.',
-        body: codeBody,
-        response: { 200: totpState, ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { id, family } = request.user;
-      await attempts(request, reply, reauthKey(id, request.ip), async () => {
-        await requirePassword(request, request.body.password);
-        await request.em.transactional(async (tx) => {
-          await disableTotp(tx, id, request.body.code);
-          await tokens.revokeOtherFamilies(tx, id, family);
-        });
-      });
-      return { totp_enabled: false };
-    },
+    'Disable TOTP with a current code; the secret is deleted',
+    disableTotp,
+    false,
   );
 };

@@ -36,52 +36,35 @@ export const walletRoutes: FastifyPluginAsyncZod<{ env: Env }> = async (app, { e
     async (request) => ({ balance: formatUsd(await getBalance(request.em, request.user.id)) }),
   );
 
-  app.patch(
-    '/accounts/wallet/deposit/',
-    {
+  const move = (
+    method: 'PATCH' | 'POST',
+    url: string,
+    summary: string,
+    scope: string,
+    apply: typeof deposit,
+  ) =>
+    app.route({
+      method,
+      url,
       config: { auth: 'user' },
       schema: {
         tags,
         security,
-        summary: 'Add US dollars to the wallet',
+        summary,
         body: amountBody,
         headers: idempotencyHeaders,
         response: moveResponses,
       },
-    },
-    async (request) =>
-      moveFunds(
-        request.em,
-        request.user.id,
-        request.body.amount,
-        idempotencyKey(request),
-        'deposit',
-        deposit,
-      ),
-  );
-
-  app.post(
+      handler: async (request) =>
+        moveFunds(request.em, request.user.id, request.body.amount, idempotencyKey(request), scope, apply),
+    });
+  move('PATCH', '/accounts/wallet/deposit/', 'Add US dollars to the wallet', 'deposit', deposit);
+  move(
+    'POST',
     '/accounts/wallet/withdraw/',
-    {
-      config: { auth: 'user' },
-      schema: {
-        tags,
-        security,
-        summary: 'Take US dollars out of the wallet; 422 when the balance is too low',
-        body: amountBody,
-        headers: idempotencyHeaders,
-        response: moveResponses,
-      },
-    },
-    async (request) =>
-      moveFunds(
-        request.em,
-        request.user.id,
-        request.body.amount,
-        idempotencyKey(request),
-        'withdraw',
-        withdraw,
-      ),
+    'Take US dollars out of the wallet; 422 when the balance is too low',
+    'withdraw',
+    withdraw,
   );
 };
 
