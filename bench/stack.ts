@@ -23,15 +23,16 @@ import {
 import pg from 'pg';
 import { buildApp } from '../src/api/app.js';
 import { fraudConfig, loadEnv, type Env } from '../src/config/env.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../tools/embedded-postgres.js';
 import { migrate, openOrm } from '../src/db/orm.js';
-import { adminQuery, canConnect, freePort } from '../src/db/admin.js';
+import getPort from 'get-port';
+import { adminQuery, canConnect } from '../tools/postgres-admin.js';
 import { loadSimulatorConfig } from '../src/exchange/simulator/config.js';
 import { buildSimulator } from '../src/exchange/simulator/server.js';
 import { createHttpExchange } from '../src/exchange/http-exchange.js';
 import { seed } from '../src/services/seed.js';
-import { temporalCliPath } from '../src/temporal/binaries.js';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server.js';
+import { temporalCliPath } from '../tools/temporal-binaries.js';
+import { startDevServer, type DevServer } from '../tools/temporal-dev-server.js';
 import { createWorker } from '../src/worker/worker.js';
 
 export const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -154,7 +155,7 @@ async function build(
     const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
     const embedded: EmbeddedPostgres = await startEmbeddedPostgres(
       join(scratch, 'postgres'),
-      await freePort(),
+      await getPort(),
     );
     // embedded-postgres exits the process on SIGINT; run.ts stops everything in order instead.
     for (const s of SIGNALS)
@@ -186,7 +187,7 @@ async function build(
   let server: DevServer;
   try {
     server = await startDevServer({
-      port: await freePort(),
+      port: await getPort(),
       ...(options.temporalDbFile ? { dbFile: join(scratch, 'temporal.sqlite') } : {}),
       log: (chunk) => temporalLog.push(chunk),
     });

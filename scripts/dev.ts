@@ -14,10 +14,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 import pg from 'pg';
 import { DEV_ADMIN_PASSWORD, docsEnabled, loadEnv, type Env } from '../src/config/env.js';
-import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { startEmbeddedPostgres } from '../tools/embedded-postgres.js';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { seed } from '../src/services/seed.js';
-import { startDevServer, waitForPort } from '../src/temporal/dev-server.js';
+import { startDevServer, waitForPort } from '../tools/temporal-dev-server.js';
 import { supervise } from './supervisor.js';
 
 type Color = Parameters<typeof styleText>[0];

@@ -73,3 +73,32 @@ describe('configuration', () => {
     expect(env.JWT_SECRET.length).toBeGreaterThanOrEqual(32);
   });
 });
+
+describe('durations', () => {
+  it.each([
+    ['250ms', 250],
+    ['30s', 30_000],
+    ['15m', 900_000],
+    ['1.5h', 5_400_000],
+    ['7d', 604_800_000],
+    ['2 days', 172_800_000],
+    ['1200', 1_200],
+    [' 5s ', 5_000],
+  ])('reads %j as %d ms', (text, expected) => {
+    expect(loadEnv({ AGGREGATION_MAX_WAIT: text }).AGGREGATION_MAX_WAIT).toBe(expected);
+  });
+
+  it.each(['soon', '-5s', '1.5ms', '5 parsecs', '1'.repeat(120)])(
+    'refuses %j with the usual message',
+    (text) => {
+      expect(() => loadEnv({ AGGREGATION_MAX_WAIT: text })).toThrow(
+        `AGGREGATION_MAX_WAIT: ${JSON.stringify(text)} is not a duration such as 30s, 15m or 24h`,
+      );
+    },
+  );
+
+  it('limits take the same durations for their window', () => {
+    expect(loadEnv({ RATE_LIMIT_USER: '10/1.5m' }).RATE_LIMIT_USER).toEqual({ max: 10, windowMs: 90_000 });
+    expect(() => loadEnv({ RATE_LIMIT_USER: '10/-1m' })).toThrow(/"10\/-1m" is not a limit/);
+  });
+});

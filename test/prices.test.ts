@@ -4,7 +4,7 @@ import { refreshPricesWorkflow } from '../src/workflows/index.js';
 import { createActivities } from '../src/activities/index.js';
 import { fraudConfig } from '../src/config/env.js';
 import { createHttpExchange } from '../src/exchange/http-exchange.js';
-import { temporalTestServerPath } from '../src/temporal/binaries.js';
+import { temporalTestServerPath } from '../tools/temporal-binaries.js';
 import { workflowsPath } from '../src/worker/worker.js';
 import { ensurePriceSchedule } from '../src/worker/schedules.js';
 import { PRICE_SCHEDULE_ID } from '../src/workflows/definitions.js';

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Connection } from '@temporalio/client';
 import { buildApp } from '../src/api/app.js';
-import { freePort } from '../src/db/admin.js';
+import getPort from 'get-port';
 import { connectTemporal } from '../src/runtime/resources.js';
 import { seed } from '../src/services/seed.js';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server.js';
+import { startDevServer, type DevServer } from '../tools/temporal-dev-server.js';
 import { testEnv } from './support/api.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 
@@ -22,7 +22,7 @@ const startServer = async () => {
 beforeAll(async () => {
   db = await createTestDatabase();
   await seed(db.orm.em.fork(), { username: 'admin', password: 'admin-test-password' });
-  port = await freePort();
+  port = await getPort();
   await startServer();
   const env = testEnv({
     DATABASE_URL: db.url,

@@ -1,22 +1,24 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 import fastifyHelmet from '@fastify/helmet';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ApiDeps } from './deps.js';
 import { docsEnabled } from '../config/env.js';
-import { registerJsonBodyParser } from './json-body.js';
+import jsonBody from './json-body.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
-import { registerAuth } from './plugins/auth.js';
-import { registerDocs } from './plugins/docs.js';
+import auth from './plugins/auth.js';
+import docs from './plugins/docs.js';
+import entityManager from './plugins/entity-manager.js';
 import { clientErrorHandler } from './plugins/client-error.js';
-import { registerRateLimits } from './plugins/rate-limit.js';
-import { registerMetrics } from './plugins/metrics.js';
+import rateLimits from './plugins/rate-limit.js';
+import metrics from './plugins/metrics.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
 import { createTokenService } from './auth/tokens.js';
 import { createAttempts } from './auth/attempts.js';
 import { createLoginGuard, unguarded } from '../services/login-guard.js';
 import { authRoutes } from './routes/auth.js';
 import { walletRoutes } from './routes/wallet.js';
+import { holdingRoutes } from './routes/holdings.js';
 import { cryptoCurrencyRoutes } from './routes/crypto-currencies.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { healthRoutes } from './routes/health.js';
@@ -25,14 +27,36 @@ import { adminRoutes } from './routes/admin.js';
 import { totpRoutes } from './routes/totp.js';
 import { API_PREFIX } from './prefix.js';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** An EntityManager fork of its own for this request. */
-    em: EntityManager;
-  }
-}
-
 export { API_PREFIX } from './prefix.js';
+
+const errorHandler = fp(async (app) => registerErrorHandler(app), { name: 'error-handler' });
+
+/** The versioned API under API_PREFIX: every resource's routes, none of them cacheable. */
+const versionedApi: FastifyPluginAsync<ApiDeps> = async (api, { env, temporal }) => {
+  // Tokens, balances and ledgers are private and change with every write: no cache keeps them.
+  api.addHook('onSend', async (_request, reply) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+  const tokens = createTokenService(api, env);
+  const attempts = createAttempts(
+    env.RATE_LIMIT_ENABLED
+      ? createLoginGuard({ ...env.RATE_LIMIT_LOGIN_FAILURES, maxLockMs: env.RATE_LIMIT_LOGIN_MAX_LOCK })
+      : unguarded,
+  );
+  await api.register(authRoutes, { tokens, attempts });
+  await api.register(walletRoutes, { env });
+  await api.register(holdingRoutes);
+  await api.register(cryptoCurrencyRoutes);
+  await api.register(transactionRoutes);
+  await api.register(totpRoutes, { tokens, attempts });
+  await api.register(orderRoutes, {
+    temporal,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    placementTimeoutMs: env.PLACEMENT_TIMEOUT,
+    rpcTimeoutMs: env.TEMPORAL_RPC_TIMEOUT,
+  });
+  await api.register(adminRoutes, { env, temporal });
+};
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const { env, orm } = deps;
@@ -58,14 +82,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  registerJsonBodyParser(app);
-  registerErrorHandler(app);
-  registerMetrics(app, createApiMetrics(orm, deps.temporal, { cacheTtlMs: env.API_METRICS_CACHE_TTL }));
-
-  app.decorateRequest('em', null as unknown as EntityManager);
-  app.addHook('onRequest', async (request) => {
-    request.em = orm.em.fork();
+  await app.register(jsonBody);
+  await app.register(errorHandler);
+  await app.register(metrics, {
+    metrics: createApiMetrics(orm, deps.temporal, { cacheTtlMs: env.API_METRICS_CACHE_TTL }),
   });
+  await app.register(entityManager, { orm });
 
   // The API answers JSON, which never needs to load anything; the docs pages set their own policy.
   await app.register(fastifyHelmet, {
@@ -79,37 +101,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       },
     },
   });
-  await registerAuth(app, env);
-  await registerRateLimits(app, env);
-  if (docsEnabled(env)) await registerDocs(app, API_PREFIX);
-  await healthRoutes(app, deps);
-
-  const tokens = createTokenService(app, env);
-  const attempts = createAttempts(
-    env.RATE_LIMIT_ENABLED
-      ? createLoginGuard({ ...env.RATE_LIMIT_LOGIN_FAILURES, maxLockMs: env.RATE_LIMIT_LOGIN_MAX_LOCK })
-      : unguarded,
-  );
-  await app.register(
-    async (api) => {
-      // Tokens, balances and ledgers are private and change with every write: no cache keeps them.
-      api.addHook('onSend', async (_request, reply) => {
-        if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-      });
-      await authRoutes(api, { tokens, attempts });
-      await walletRoutes(api, { env });
-      await cryptoCurrencyRoutes(api);
-      await transactionRoutes(api);
-      await totpRoutes(api, { tokens, attempts });
-      await orderRoutes(api, {
-        temporal: deps.temporal,
-        taskQueue: env.TEMPORAL_TASK_QUEUE,
-        placementTimeoutMs: env.PLACEMENT_TIMEOUT,
-        rpcTimeoutMs: env.TEMPORAL_RPC_TIMEOUT,
-      });
-      await adminRoutes(api, { env, temporal: deps.temporal });
-    },
-    { prefix: API_PREFIX },
-  );
+  await app.register(auth, { env });
+  await app.register(rateLimits, { env });
+  if (docsEnabled(env)) await app.register(docs, { prefix: API_PREFIX });
+  await app.register(healthRoutes, deps);
+  await app.register(versionedApi, { ...deps, prefix: API_PREFIX });
   return app;
 }

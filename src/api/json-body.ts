@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { badRequest } from '../domain/errors.js';
 
 /**
@@ -57,7 +58,8 @@ export function findBadKey(text: string): { key: string; reason: 'duplicate' | '
 
 const quoted = (key: string) => JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key);
 
-export function registerJsonBodyParser(app: FastifyInstance): void {
+/** JSON bodies with exact numbers, refusing duplicate and prototype-altering keys (see above). */
+async function jsonBody(app: FastifyInstance): Promise<void> {
   app.removeContentTypeParser(['application/json']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -75,3 +77,5 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     done(null, parsed);
   });
 }
+
+export default fp(jsonBody, { name: 'json-body', fastify: '5.x' });

@@ -20,7 +20,7 @@ onShutdown(
     await connection.close();
     await orm.close();
   },
-  (msg) => app.log.info(msg),
+  { info: (message) => app.log.info(message), error: console.error },
 );
 
 await app.listen({ host: env.API_HOST, port: env.API_PORT });

@@ -1,8 +1,15 @@
-/** Parses "250ms", "30s", "15m", "24h", "7d" or a bare number of milliseconds into milliseconds. */
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+import ms from 'ms';
 
+/**
+ * Milliseconds from a duration `ms` reads ("250ms", "30s", "15m", "1.5h", "7d", "2 days") or a bare
+ * number of milliseconds; undefined for anything else, and for a negative or fractional result.
+ */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) return undefined;
-  return Number(match[1]) * UNITS[match[2] ?? 'ms']!;
+  let value: number;
+  try {
+    value = ms(text.trim() as ms.StringValue);
+  } catch {
+    return undefined; // an empty string
+  }
+  return Number.isSafeInteger(value) && value >= 0 ? value + 0 : undefined; // + 0 turns -0 into 0
 }

@@ -2,21 +2,24 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { fraudConfig, loadEnv } from '../config/env.js';
 import { createHttpExchange } from '../exchange/http-exchange.js';
 import { connectTemporal, openDatabase } from '../runtime/resources.js';
+import { onShutdown } from '../runtime/shutdown.js';
 import { createWorkerMetrics, serveWorkerMetrics } from '../metrics/worker-metrics.js';
 import { createWorker } from './worker.js';
 import { ensurePriceSchedule } from './schedules.js';
 
 const env = loadEnv();
 const metrics = createWorkerMetrics();
-if (env.WORKER_METRICS_PORT) {
+// Signals are ours to handle (below), not the SDK's: one shutdown closes the worker and then the rest.
+Runtime.install({
+  shutdownSignals: [],
   // The SDK's runtime metrics (task latencies, slots, sticky cache...) come from its Rust core.
-  Runtime.install({
+  ...(env.WORKER_METRICS_PORT && {
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
       metrics: { prometheus: { bindAddress: `127.0.0.1:${env.WORKER_SDK_METRICS_PORT}` } },
     },
-  });
-}
+  }),
+});
 const orm = await openDatabase(env);
 const { connection: clientConnection, client } = await connectTemporal(env);
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
@@ -45,9 +48,18 @@ const metricsServer = env.WORKER_METRICS_PORT
     )
   : undefined;
 
-// Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks have drained (the SDK's default shutdown).
-await worker.run();
-metricsServer?.close();
-await clientConnection.close();
-await connection.close();
-await orm.close();
+const running = worker.run();
+// No deadline: the worker stops polling at once and waits for its in-flight tasks to drain.
+onShutdown(
+  async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running.catch(() => undefined);
+    metricsServer?.close();
+    await clientConnection.close();
+    await connection.close();
+    await orm.close();
+  },
+  { info: (message) => console.log(message), error: console.error },
+  false,
+);
+await running;

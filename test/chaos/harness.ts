@@ -16,15 +16,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { Client, Connection } from '@temporalio/client';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../tools/embedded-postgres.js';
 import { migrate, openOrm } from '../../src/db/orm.js';
 import { seed } from '../../src/services/seed.js';
-import { startDevServer, waitForPort, type DevServer } from '../../src/temporal/dev-server.js';
+import { startDevServer, waitForPort, type DevServer } from '../../tools/temporal-dev-server.js';
 import { buildSimulator } from '../../src/exchange/simulator/server.js';
 import { loadSimulatorConfig } from '../../src/exchange/simulator/config.js';
 import { parseDuration } from '../../src/config/duration.js';
 import { poolQuery, poolWorkflowId, type PoolView } from '../../src/workflows/definitions.js';
-import { freePort } from '../../src/db/admin.js';
+import getPort from 'get-port';
 import { spawnChild, type Child, type ChildExit } from './children.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -151,13 +151,13 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
   const crashes: CrashEvent[] = [];
   const lastLogs: Record<string, string[]> = {};
 
-  const pgPort = await freePort();
-  const temporalPort = await freePort();
-  const apiPort = await freePort();
+  const pgPort = await getPort();
+  const temporalPort = await getPort();
+  const apiPort = await getPort();
   // The metrics ports too: a `make dev` or another run on this machine may hold the defaults.
-  const metricsPort = await freePort();
-  const apiMetricsPort = await freePort();
-  const sdkMetricsPort = await freePort();
+  const metricsPort = await getPort();
+  const apiMetricsPort = await getPort();
+  const sdkMetricsPort = await getPort();
   const namespace = 'default';
   const taskQueue = `chaos-${process.pid}`;
   let databaseUrl: string;

@@ -52,6 +52,8 @@ export interface StartApiOptions {
   /** Also run the exchange simulator and a worker against the run's Temporal dev server. */
   worker?: boolean;
   simulatorEnv?: Record<string, string>;
+  /** Adds routes or hooks to the built app before it listens. */
+  extend?: (app: FastifyInstance) => void | Promise<void>;
 }
 
 /** The real API on a random port, over a fresh seeded database and the run's Temporal dev server. */
@@ -86,6 +88,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     running = worker.run();
   }
   const app = await buildApp({ env, orm: db.orm, temporal });
+  await options.extend?.(app);
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `${address}/api/v1`;
   return {

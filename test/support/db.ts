@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { openOrm } from '../../src/db/orm.js';
-import { adminQuery, withDatabase } from '../../src/db/admin.js';
+import { adminQuery, withDatabase } from '../../tools/postgres-admin.js';
 
 export interface TestDatabase {
   url: string;

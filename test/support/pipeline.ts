@@ -6,7 +6,7 @@ import { buildSimulator } from '../../src/exchange/simulator/server.js';
 import { loadSimulatorConfig } from '../../src/exchange/simulator/config.js';
 import { createHttpExchange } from '../../src/exchange/http-exchange.js';
 import type { Exchange } from '../../src/exchange/exchange.js';
-import { temporalTestServerPath } from '../../src/temporal/binaries.js';
+import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
 import { createWorker, workflowsPath } from '../../src/worker/worker.js';
 import { register } from '../../src/services/accounts.js';
 import { deposit } from '../../src/services/wallet.js';

@@ -1,4 +1,4 @@
-import { adminQuery } from '../../src/db/admin.js';
+import { adminQuery } from '../../tools/postgres-admin.js';
 
 export async function stopServices(): Promise<void> {
   const services = globalThis.__testServices;

@@ -1,7 +1,8 @@
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../tools/embedded-postgres.js';
 import { migrate, openOrm } from '../../src/db/orm.js';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
-import { adminQuery, canConnect, freePort, withDatabase } from '../../src/db/admin.js';
+import { startDevServer, type DevServer } from '../../tools/temporal-dev-server.js';
+import getPort from 'get-port';
+import { adminQuery, canConnect, withDatabase } from '../../tools/postgres-admin.js';
 
 declare global {
   var __testServices: {
@@ -35,7 +36,7 @@ export async function startServices(): Promise<void> {
 
   // One namespace per jest worker (JEST_WORKER_ID), so files running side by side never share a workflow id.
   const namespaces = Array.from({ length: 8 }, (_, i) => `test-${i + 1}`);
-  const temporal = await startDevServer({ port: await freePort(), namespaces });
+  const temporal = await startDevServer({ port: await getPort(), namespaces });
   globalThis.__testServices = { embedded, temporal, adminUrl, template };
   // Workers are forked after global setup, so they inherit these.
   process.env.TEST_PG_ADMIN_URL = adminUrl;

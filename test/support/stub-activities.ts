@@ -16,7 +16,7 @@ import { orderClientId, type OrderInput, type OrderView } from '../../src/domain
 import { DomainError, type ErrorCode } from '../../src/domain/errors.js';
 import { toFailure } from '../../src/temporal/failures.js';
 import { formatUsd, readQuantity, readUsd, sum, totalPrice } from '../../src/domain/money.js';
-import { temporalTestServerPath } from '../../src/temporal/binaries.js';
+import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
 import { orderWorkflow } from '../../src/workflows/index.js';
 
 /*

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import fastifyJwt from '@fastify/jwt';
 import { forbidden, unauthorized } from '../../domain/errors.js';
 import type { UserRole } from '../../entities/user.js';
@@ -26,10 +27,17 @@ declare module '@fastify/jwt' {
   }
 }
 
+/** Who may call a route: any signed-in user, or admins only. */
+export type RouteAuth = 'user' | 'admin';
+
 declare module 'fastify' {
   interface FastifyInstance {
     authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
     requireAdmin(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  }
+  interface FastifyContextConfig {
+    /** Set on every route that needs an access token; `request.user` is then known from onRequest on. */
+    auth?: RouteAuth;
   }
 }
 
@@ -52,9 +60,10 @@ export const isUuid = (value: unknown): value is string => typeof value === 'str
 /**
  * JWT with the algorithm, issuer and audience pinned on both signing and verification, and every
  * claim we issue required. An access token is accepted only while its user exists; the role comes
- * from the database, so a changed role applies at once.
+ * from the database, so a changed role applies at once. A route asks for a token with
+ * `config: { auth: 'user' }` or `config: { auth: 'admin' }`.
  */
-export async function registerAuth(app: FastifyInstance, env: Env): Promise<void> {
+async function auth(app: FastifyInstance, { env }: { env: Env }): Promise<void> {
   await app.register(fastifyJwt, {
     secret: env.JWT_SECRET,
     sign: { algorithm: ALGORITHM, iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE },
@@ -89,4 +98,13 @@ export async function registerAuth(app: FastifyInstance, env: Env): Promise<void
     await app.authenticate(request, reply);
     if (request.user.role !== 'admin') throw forbidden('admin role required');
   });
+
+  app.addHook('onRoute', (route) => {
+    const required = route.config?.auth;
+    if (!required) return;
+    const check = required === 'admin' ? app.requireAdmin : app.authenticate;
+    route.onRequest = [check, ...[route.onRequest ?? []].flat()];
+  });
 }
+
+export default fp(auth, { name: 'auth', fastify: '5.x', dependencies: ['entity-manager'] });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
@@ -51,7 +52,7 @@ const redocPage = (specUrl: string, scriptUrl: string, integrity: string) => `<!
 <script src="${scriptUrl}" integrity="${integrity}"></script></body></html>`;
 
 /** OpenAPI 3 generated from the routes' zod schemas; Swagger UI, ReDoc and the raw document. */
-export async function registerDocs(app: FastifyInstance, prefix: string): Promise<void> {
+async function docs(app: FastifyInstance, { prefix }: { prefix: string }): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
@@ -85,3 +86,6 @@ export async function registerDocs(app: FastifyInstance, prefix: string): Promis
       .send(redoc.source),
   );
 }
+
+// At the root, so the spec sees every route registered after it.
+export default fp(docs, { name: 'docs', fastify: '5.x' });

@@ -1,14 +1,22 @@
-import type {
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  RouteOptions,
-  preHandlerAsyncHookHandler,
-} from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import type { Env } from '../../config/env.js';
 import { rateLimited } from '../../domain/errors.js';
+
+/**
+ * The named limits a route can ask for with `config: { limits: [...] }`, on top of the per-user
+ * limit every route with `config.auth` gets: `auth` and `register` count per client IP, `orders`
+ * per user.
+ */
+export type LimitName = 'auth' | 'register' | 'orders';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    limits?: LimitName[];
+  }
+}
 
 type Limit = { max: number; windowMs: number };
 type Key = (request: FastifyRequest) => string;
@@ -24,7 +32,7 @@ export const tooMany = (reply: FastifyReply, retryAfterSeconds: number) => {
  * process), in memory otherwise. Sign-in attempts are limited separately, in Postgres (see
  * `api/auth/attempts.ts`), because they must be counted before the secret is checked.
  */
-export async function registerRateLimits(app: FastifyInstance, env: Env): Promise<void> {
+async function rateLimits(app: FastifyInstance, { env }: { env: Env }): Promise<void> {
   if (!env.RATE_LIMIT_ENABLED) return;
   const redis = env.REDIS_URL
     ? new Redis(env.REDIS_URL, { connectTimeout: 1_000, maxRetriesPerRequest: 1 })
@@ -34,10 +42,8 @@ export async function registerRateLimits(app: FastifyInstance, env: Env): Promis
 
   // The plugin's route hooks run only once per request, so several limits on one route each use
   // a limiter of their own.
-  const counter = ({ max, windowMs }: Limit, keyGenerator: Key) =>
-    app.createRateLimit({ max, timeWindow: windowMs, keyGenerator });
-  const enforce = (limit: Limit, key: Key): preHandlerAsyncHookHandler => {
-    const count = counter(limit, key);
+  const enforce = ({ max, windowMs }: Limit, keyGenerator: Key): preHandlerAsyncHookHandler => {
+    const count = app.createRateLimit({ max, timeWindow: windowMs, keyGenerator });
     return async (request, reply) => {
       const status = await count(request);
       if (!status.isAllowed && status.isExceeded) throw tooMany(reply, status.ttlInSeconds);
@@ -47,19 +53,23 @@ export async function registerRateLimits(app: FastifyInstance, env: Env): Promis
   const byUser = (name: string) => (request: FastifyRequest) =>
     `${name}:${request.user?.id ?? `ip:${request.ip}`}`;
 
-  const authIp = enforce(env.RATE_LIMIT_AUTH_IP, byIp('auth'));
-  const registerIp = enforce(env.RATE_LIMIT_REGISTER_IP, byIp('register'));
-  const ordersUser = enforce(env.RATE_LIMIT_ORDERS_USER, byUser('orders'));
+  // In the order they count: the IP limits first, then the user's, then the route's own.
+  const perIp: Partial<Record<LimitName, preHandlerAsyncHookHandler>> = {
+    auth: enforce(env.RATE_LIMIT_AUTH_IP, byIp('auth')),
+    register: enforce(env.RATE_LIMIT_REGISTER_IP, byIp('register')),
+  };
   const everyUser = enforce(env.RATE_LIMIT_USER, byUser('user'));
+  const perUser: Partial<Record<LimitName, preHandlerAsyncHookHandler>> = {
+    orders: enforce(env.RATE_LIMIT_ORDERS_USER, byUser('orders')),
+  };
 
-  app.addHook('onRoute', (route: RouteOptions) => {
-    const url = route.url;
-    const hooks: preHandlerAsyncHookHandler[] = [];
-    if (url.includes('/accounts/auth/')) hooks.push(authIp);
-    if (url.endsWith('/accounts/auth/register/')) hooks.push(registerIp);
+  app.addHook('onRoute', (route) => {
+    const named = route.config?.limits ?? [];
+    const pick = (limits: typeof perIp) => named.flatMap((name) => limits[name] ?? []);
     // Authenticated routes authenticate on onRequest, so `request.user` is known here.
-    if (route.onRequest) hooks.push(everyUser);
-    if (url.endsWith('/orders/') && [route.method].flat().includes('POST')) hooks.push(ordersUser);
+    const hooks = [...pick(perIp), ...(route.config?.auth ? [everyUser] : []), ...pick(perUser)];
     if (hooks.length) route.preHandler = [...hooks, ...[route.preHandler ?? []].flat()];
   });
 }
+
+export default fp(rateLimits, { name: 'rate-limits', fastify: '5.x', dependencies: ['auth'] });

@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { conflict, forbidden } from '../../domain/errors.js';
@@ -35,14 +34,16 @@ import type { Env } from '../../config/env.js';
 import { emptyPool, poolAges } from '../pools.js';
 import { formatUsd } from '../../domain/money.js';
 
-export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env: Env; temporal: Client }) {
-  const r = app.withTypeProvider<ZodTypeProvider>();
+export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> = async (
+  app,
+  { env, temporal },
+) => {
   const tags = ['admin'];
   const security = [{ bearerAuth: [] }];
-  const guarded = { onRequest: app.requireAdmin };
+  const guarded = { config: { auth: 'admin' as const } };
   const denied = { 401: errorSchema, 403: errorSchema };
 
-  r.get(
+  app.get(
     '/admin/orders/held/',
     {
       ...guarded,
@@ -58,7 +59,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
   );
 
   const review = (decision: 'approve' | 'reject') =>
-    r.post(
+    app.post(
       `/admin/orders/:id/${decision}/`,
       {
         ...guarded,
@@ -100,7 +101,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
   review('approve');
   review('reject');
 
-  r.get(
+  app.get(
     '/admin/pools/',
     {
       ...guarded,
@@ -126,7 +127,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     },
   );
 
-  r.get(
+  app.get(
     '/admin/crypto-currencies/',
     {
       ...guarded,
@@ -140,7 +141,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     async (request) => listCryptos(request.em),
   );
 
-  r.patch(
+  app.patch(
     '/admin/crypto-currencies/:name/',
     {
       ...guarded,
@@ -166,7 +167,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     async (request) => updateCrypto(request.em, request.user.id, request.params.name, request.body),
   );
 
-  r.get(
+  app.get(
     '/admin/reconcile/',
     {
       ...guarded,
@@ -180,7 +181,7 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     async (request) => auditedReconcile(request.em, request.user.id),
   );
 
-  r.get(
+  app.get(
     '/admin/wallets/',
     {
       ...guarded,
@@ -195,4 +196,4 @@ export async function adminRoutes(app: FastifyInstance, { env, temporal }: { env
     },
     async (request) => listWallets(request.em, request.query.limit, request.query.cursor),
   );
-}
+};

@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { register, verifyCredentials } from '../../services/accounts.js';
 import { credentials, errorSchema, tokenPair } from '../schemas.js';
@@ -11,16 +10,16 @@ const refreshBody = z.strictObject({ refresh: z.string().min(1) });
 /** Users with TOTP enabled also send the current code from their authenticator app. */
 const loginBody = z.strictObject({ ...credentials.shape, otp: otpCode.optional() });
 
-export async function authRoutes(
-  app: FastifyInstance,
-  { tokens, attempts }: { tokens: TokenService; attempts: Attempts },
-) {
-  const r = app.withTypeProvider<ZodTypeProvider>();
+export const authRoutes: FastifyPluginAsyncZod<{ tokens: TokenService; attempts: Attempts }> = async (
+  app,
+  { tokens, attempts },
+) => {
   const tags = ['accounts'];
 
-  r.post(
+  app.post(
     '/accounts/auth/register/',
     {
+      config: { limits: ['auth', 'register'] },
       schema: {
         tags,
         summary: 'Create an account with an empty USD wallet',
@@ -37,9 +36,10 @@ export async function authRoutes(
     },
   );
 
-  r.post(
+  app.post(
     '/accounts/auth/login/',
     {
+      config: { limits: ['auth'] },
       schema: {
         tags,
         summary: 'Exchange credentials (and the TOTP code, once enabled) for an access and a refresh token',
@@ -59,9 +59,10 @@ export async function authRoutes(
     },
   );
 
-  r.post(
+  app.post(
     '/accounts/auth/refresh/',
     {
+      config: { limits: ['auth'] },
       schema: {
         tags,
         summary: 'Rotate a refresh token; reusing an old one revokes the whole session',
@@ -72,9 +73,10 @@ export async function authRoutes(
     async (request) => tokens.rotate(request.em, request.body.refresh),
   );
 
-  r.post(
+  app.post(
     '/accounts/auth/logout/',
     {
+      config: { limits: ['auth'] },
       schema: {
         tags,
         summary: 'Revoke the session the refresh token belongs to',
@@ -87,4 +89,4 @@ export async function authRoutes(
       return reply.status(204).send(null);
     },
   );
-}
+};

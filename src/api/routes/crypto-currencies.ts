@@ -1,11 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listActiveCryptos } from '../../services/cryptos.js';
 import { usdOutput } from '../schemas.js';
 
-export async function cryptoCurrencyRoutes(app: FastifyInstance) {
-  app.withTypeProvider<ZodTypeProvider>().get(
+export const cryptoCurrencyRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
     '/exchanges/crypto-currencies/',
     {
       schema: {
@@ -16,4 +15,4 @@ export async function cryptoCurrencyRoutes(app: FastifyInstance) {
     },
     async (request) => listActiveCryptos(request.em),
   );
-}
+};

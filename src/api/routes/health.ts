@@ -1,11 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 
 /** Liveness says the process answers; readiness says its dependencies do too. */
-export async function healthRoutes(
-  app: FastifyInstance,
-  { orm, temporal, env }: Pick<ApiDeps, 'orm' | 'temporal' | 'env'>,
-) {
+export const healthRoutes: FastifyPluginAsync<ApiDeps> = async (app, { orm, temporal, env }) => {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
@@ -31,4 +28,4 @@ export async function healthRoutes(
       .status(ready ? 200 : 503)
       .send({ status: ready ? 'ready' : 'not_ready', postgres, temporal: temporalStatus });
   });
-}
+};

@@ -1,7 +1,6 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { getUserOrder, holdings, listUserOrders } from '../../services/orders.js';
+import { getUserOrder, listUserOrders } from '../../services/orders.js';
 import { placeOrder, type PlacementDeps } from '../orders/placement.js';
 import { findPlacementRecord, type PlacementView } from '../../services/placements.js';
 import { DomainError } from '../../domain/errors.js';
@@ -15,7 +14,6 @@ import {
   pageQuery,
   placementSchema,
   quantityInput,
-  quantityOutput,
 } from '../schemas.js';
 
 /** At most a billion coins in one order; the total is capped separately by MAX_AMOUNT. */
@@ -29,15 +27,14 @@ const orderBody = z.strictObject({
   amount: quantityInput(MAX_QUANTITY),
 });
 
-export async function orderRoutes(app: FastifyInstance, deps: PlacementDeps) {
-  const r = app.withTypeProvider<ZodTypeProvider>();
+export const orderRoutes: FastifyPluginAsyncZod<PlacementDeps> = async (app, deps) => {
   const tags = ['orders'];
   const security = [{ bearerAuth: [] }];
 
-  r.post(
+  app.post(
     '/orders/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user', limits: ['orders'], metric: 'placement' },
       schema: {
         tags,
         security,
@@ -77,10 +74,10 @@ export async function orderRoutes(app: FastifyInstance, deps: PlacementDeps) {
     },
   );
 
-  r.get(
+  app.get(
     '/orders/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -92,10 +89,10 @@ export async function orderRoutes(app: FastifyInstance, deps: PlacementDeps) {
     async (request) => listUserOrders(request.em, request.user.id, request.query.limit, request.query.cursor),
   );
 
-  r.get(
+  app.get(
     '/orders/:id/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -120,21 +117,4 @@ export async function orderRoutes(app: FastifyInstance, deps: PlacementDeps) {
       });
     },
   );
-
-  r.get(
-    '/accounts/holdings/',
-    {
-      onRequest: app.authenticate,
-      schema: {
-        tags: ['accounts'],
-        security,
-        summary: 'Crypto the caller owns: the sums of their completed orders',
-        response: {
-          200: z.array(z.object({ crypto: z.string(), amount: quantityOutput })),
-          401: errorSchema,
-        },
-      },
-    },
-    async (request) => holdings(request.em, request.user.id),
-  );
-}
+};

@@ -1,5 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { confirmTotp, disableTotp, enrollTotp } from '../../services/totp.js';
 import { checkPassword } from '../../services/accounts.js';
@@ -29,11 +29,10 @@ const enrollment = z.object({
 });
 const totpState = z.object({ totp_enabled: z.boolean() });
 
-export async function totpRoutes(
-  app: FastifyInstance,
-  { tokens, attempts }: { tokens: TokenService; attempts: Attempts },
-) {
-  const r = app.withTypeProvider<ZodTypeProvider>();
+export const totpRoutes: FastifyPluginAsyncZod<{ tokens: TokenService; attempts: Attempts }> = async (
+  app,
+  { tokens, attempts },
+) => {
   const tags = ['accounts'];
   const security = [{ bearerAuth: [] }];
   const errors = { 400: errorSchema, 401: errorSchema, 409: errorSchema, 429: errorSchema };
@@ -44,10 +43,10 @@ export async function totpRoutes(
     }
   };
 
-  r.post(
+  app.post(
     '/accounts/totp/enroll/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -69,59 +68,45 @@ export async function totpRoutes(
     },
   );
 
-  r.post(
+  /** Enabling and disabling differ only in the change: both sign out the user's other sessions. */
+  const change = (path: string, summary: string, apply: typeof confirmTotp, enabled: boolean) =>
+    app.post(
+      path,
+      {
+        config: { auth: 'user' },
+        schema: {
+          tags,
+          security,
+          summary,
+          description:
+            "Needs the current password and a code. Signs out the user's other sessions (their refresh " +
+            'tokens stop working). Wrong passwords and codes count against `RATE_LIMIT_LOGIN_FAILURES`.',
+          body: codeBody,
+          response: { 200: totpState, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { id, family } = request.user;
+        await attempts(request, reply, reauthKey(id, request.ip), async () => {
+          await requirePassword(request, request.body.password);
+          await request.em.transactional(async (tx) => {
+            await apply(tx, id, request.body.code);
+            await tokens.revokeOtherFamilies(tx, id, family);
+          });
+        });
+        return { totp_enabled: enabled };
+      },
+    );
+  change(
     '/accounts/totp/confirm/',
-    {
-      onRequest: app.authenticate,
-      schema: {
-        tags,
-        security,
-        summary: 'Enable TOTP with a code from the newly enrolled authenticator',
-        description:
-          "Needs the current password and a code. Signs out the user's other sessions (their refresh " +
-          'tokens stop working). Wrong passwords and codes count against `RATE_LIMIT_LOGIN_FAILURES`.',
-        body: codeBody,
-        response: { 200: totpState, ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { id, family } = request.user;
-      await attempts(request, reply, reauthKey(id, request.ip), async () => {
-        await requirePassword(request, request.body.password);
-        await request.em.transactional(async (tx) => {
-          await confirmTotp(tx, id, request.body.code);
-          await tokens.revokeOtherFamilies(tx, id, family);
-        });
-      });
-      return { totp_enabled: true };
-    },
+    'Enable TOTP with a code from the newly enrolled authenticator',
+    confirmTotp,
+    true,
   );
-
-  r.post(
+  change(
     '/accounts/totp/disable/',
-    {
-      onRequest: app.authenticate,
-      schema: {
-        tags,
-        security,
-        summary: 'Disable TOTP with a current code; the secret is deleted',
-        description:
-          "Needs the current password and a code. Signs out the user's other sessions (their refresh " +
-          'tokens stop working). Wrong passwords and codes count against `RATE_LIMIT_LOGIN_FAILURES`.',
-        body: codeBody,
-        response: { 200: totpState, ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { id, family } = request.user;
-      await attempts(request, reply, reauthKey(id, request.ip), async () => {
-        await requirePassword(request, request.body.password);
-        await request.em.transactional(async (tx) => {
-          await disableTotp(tx, id, request.body.code);
-          await tokens.revokeOtherFamilies(tx, id, family);
-        });
-      });
-      return { totp_enabled: false };
-    },
+    'Disable TOTP with a current code; the secret is deleted',
+    disableTotp,
+    false,
   );
-}
+};

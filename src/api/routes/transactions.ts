@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { getEntry, listEntries } from '../../services/ledger.js';
 import { errorSchema, idParams, pageOf, pageQuery, usdOutput } from '../schemas.js';
@@ -12,15 +11,14 @@ const entry = z.object({
   created_at: z.string(),
 });
 
-export async function transactionRoutes(app: FastifyInstance) {
-  const r = app.withTypeProvider<ZodTypeProvider>();
+export const transactionRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['transactions'];
   const security = [{ bearerAuth: [] }];
 
-  r.get(
+  app.get(
     '/transactions/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -32,10 +30,10 @@ export async function transactionRoutes(app: FastifyInstance) {
     async (request) => listEntries(request.em, request.user.id, request.query.limit, request.query.cursor),
   );
 
-  r.get(
+  app.get(
     '/transactions/:id/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -46,4 +44,4 @@ export async function transactionRoutes(app: FastifyInstance) {
     },
     async (request) => getEntry(request.em, request.user.id, request.params.id),
   );
-}
+};

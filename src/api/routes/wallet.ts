@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatUsd, type Cents } from '../../domain/money.js';
 import { deposit, getBalance, withdraw } from '../../services/wallet.js';
@@ -11,8 +10,7 @@ import type { Env } from '../../config/env.js';
 
 const balance = z.object({ balance: usdOutput });
 
-export async function walletRoutes(app: FastifyInstance, { env }: { env: Env }) {
-  const r = app.withTypeProvider<ZodTypeProvider>();
+export const walletRoutes: FastifyPluginAsyncZod<{ env: Env }> = async (app, { env }) => {
   const amountBody = z.strictObject({ amount: usdInput(env.MAX_AMOUNT) });
   const tags = ['wallet'];
   const security = [{ bearerAuth: [] }];
@@ -24,10 +22,10 @@ export async function walletRoutes(app: FastifyInstance, { env }: { env: Env }) 
     422: errorSchema,
   };
 
-  r.get(
+  app.get(
     '/accounts/wallet/',
     {
-      onRequest: app.authenticate,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
@@ -38,54 +36,37 @@ export async function walletRoutes(app: FastifyInstance, { env }: { env: Env }) 
     async (request) => ({ balance: formatUsd(await getBalance(request.em, request.user.id)) }),
   );
 
-  r.patch(
-    '/accounts/wallet/deposit/',
-    {
-      onRequest: app.authenticate,
+  const move = (
+    method: 'PATCH' | 'POST',
+    url: string,
+    summary: string,
+    scope: string,
+    apply: typeof deposit,
+  ) =>
+    app.route({
+      method,
+      url,
+      config: { auth: 'user' },
       schema: {
         tags,
         security,
-        summary: 'Add US dollars to the wallet',
+        summary,
         body: amountBody,
         headers: idempotencyHeaders,
         response: moveResponses,
       },
-    },
-    async (request) =>
-      moveFunds(
-        request.em,
-        request.user.id,
-        request.body.amount,
-        idempotencyKey(request),
-        'deposit',
-        deposit,
-      ),
-  );
-
-  r.post(
+      handler: async (request) =>
+        moveFunds(request.em, request.user.id, request.body.amount, idempotencyKey(request), scope, apply),
+    });
+  move('PATCH', '/accounts/wallet/deposit/', 'Add US dollars to the wallet', 'deposit', deposit);
+  move(
+    'POST',
     '/accounts/wallet/withdraw/',
-    {
-      onRequest: app.authenticate,
-      schema: {
-        tags,
-        security,
-        summary: 'Take US dollars out of the wallet; 422 when the balance is too low',
-        body: amountBody,
-        headers: idempotencyHeaders,
-        response: moveResponses,
-      },
-    },
-    async (request) =>
-      moveFunds(
-        request.em,
-        request.user.id,
-        request.body.amount,
-        idempotencyKey(request),
-        'withdraw',
-        withdraw,
-      ),
+    'Take US dollars out of the wallet; 422 when the balance is too low',
+    'withdraw',
+    withdraw,
   );
-}
+};
 
 /** Deposits and withdrawals share the Idempotency-Key handling; only the ledger move differs. */
 async function moveFunds(

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { temporalCliPath } from './binaries.js';
+import { temporalCliPath } from './temporal-binaries.js';
 
 export interface DevServerOptions {
   port: number;

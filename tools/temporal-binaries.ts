@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 
-const projectRoot = resolve(import.meta.dirname, '..', '..');
+const projectRoot = resolve(import.meta.dirname, '..');
 const toolsBin = join(projectRoot, '.tools', 'bin');
 
 function onPath(name: string): string | undefined {

@@ -1,5 +1,4 @@
 /** Server-level Postgres chores (databases created and dropped by tests and the benchmark). */
-import { createServer } from 'node:net';
 import pg from 'pg';
 
 export function withDatabase(url: string, database: string): string {
@@ -28,16 +27,4 @@ export async function adminQuery(url: string, sql: string): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-/** A TCP port free on the loopback interface right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }

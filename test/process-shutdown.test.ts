@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import getPort from 'get-port';
+import { Client, Connection } from '@temporalio/client';
+import { waitForPort } from '../tools/temporal-dev-server.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
+import { ADMIN } from './support/api.js';
+
+/** The API and the worker as they run in production: their own processes, stopped by SIGTERM. */
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const namespace = `test-${process.env.JEST_WORKER_ID ?? '1'}`;
+const baseEnv = () => ({
+  ...process.env,
+  APP_ENV: 'test',
+  LOG_LEVEL: 'info',
+  JWT_SECRET: 'shutdown-test-signing-key-4d8e1a7c0b3f6e9d2a5c8b1e',
+  ADMIN_PASSWORD: ADMIN.password,
+  DATABASE_URL: db.url,
+  TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+  TEMPORAL_NAMESPACE: namespace,
+  TEMPORAL_TASK_QUEUE: `shutdown-${process.pid}`,
+});
+
+/** Starts `script`, waits until `port` answers, sends SIGTERM and reports how the process ended. */
+async function startAndTerminate(script: string, env: NodeJS.ProcessEnv, port: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  try {
+    await Promise.race([
+      waitForPort(port, '127.0.0.1', 45_000),
+      exited.then(() => Promise.reject(new Error(`${script} exited during start-up:\n${output}`))),
+    ]);
+    child.kill('SIGTERM');
+    const exit = await exited;
+    return { ...exit, output };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+it('the API closes and exits 0 on SIGTERM', async () => {
+  const port = await getPort();
+  const exit = await startAndTerminate(
+    'src/api/main.ts',
+    { ...baseEnv(), API_HOST: '127.0.0.1', API_PORT: String(port), API_METRICS_PORT: '0' },
+    port,
+  );
+  expect(exit).toMatchObject({ code: 0, signal: null });
+  expect(exit.output).toContain('SIGTERM received, shutting down');
+}, 60_000);
+
+it('the worker drains, closes and exits 0 on SIGTERM', async () => {
+  const metricsPort = await getPort();
+  const exit = await startAndTerminate(
+    'src/worker/main.ts',
+    {
+      ...baseEnv(),
+      API_HOST: '127.0.0.1',
+      WORKER_METRICS_PORT: String(metricsPort),
+      WORKER_SDK_METRICS_PORT: String(await getPort()),
+    },
+    metricsPort,
+  );
+  expect(exit).toMatchObject({ code: 0, signal: null });
+  expect(exit.output).toContain('SIGTERM received, shutting down');
+  // The worker created the price schedule: remove it, other files share the namespace.
+  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace });
+    for await (const schedule of client.schedule.list()) {
+      await client.schedule.getHandle(schedule.scheduleId).delete();
+    }
+  } finally {
+    await connection.close();
+  }
+}, 90_000);
