@@ -10,11 +10,15 @@ export const AdminAction = defineEntity({
   tableName: 'admin_actions',
   properties: {
     id: p.bigint('number').primary().autoincrement(),
-    admin: () => p.manyToOne(User).nullable(),
+    admin: () => p.manyToOne(User).nullable().deleteRule('no action'),
     action: p.string().length(64),
     subject: p.string().length(128),
-    details: p.json<Record<string, unknown>>(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    details: p.json<Record<string, unknown>>().defaultRaw("'{}'"),
+    createdAt: p
+      .datetime()
+      .defaultRaw('now()')
+      .onCreate(() => new Date()),
   },
+  indexes: [{ name: 'admin_actions_created_at_index', properties: ['createdAt'] }],
 });
 export type IAdminAction = InferEntity<typeof AdminAction>;

@@ -21,11 +21,20 @@ export const Batch = defineEntity({
     state: p.enum(BATCH_STATES).default('open'),
     exchangeOrderId: p.string().length(64).nullable(),
     filledQuantity: p.decimal('string').precision(28).scale(8).nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .defaultRaw('now()')
+      .onCreate(() => new Date()),
     updatedAt: p
       .datetime()
+      .defaultRaw('now()')
       .onCreate(() => new Date())
       .onUpdate(() => new Date()),
   },
+  checks: [
+    { name: 'batches_orders_total_check', expression: 'orders_total >= 0' },
+    { name: 'batches_house_top_up_check', expression: 'house_top_up >= 0' },
+    { name: 'batches_check', expression: 'notional = orders_total + house_top_up' },
+  ],
 });
 export type IBatch = InferEntity<typeof Batch>;

@@ -11,12 +11,14 @@ export const CryptoCurrency = defineEntity({
     name: p.string().length(10).unique(),
     price: p.decimal('string').precision(20).scale(2),
     active: p.boolean().default(true),
-    priceSource: p.enum(PRICE_SOURCES).default('exchange'),
+    priceSource: p.enum(PRICE_SOURCES).columnType('varchar(16)').default('exchange'),
     priceRefreshedAt: p.datetime().nullable(),
     updatedAt: p
       .datetime()
+      .defaultRaw('now()')
       .onCreate(() => new Date())
       .onUpdate(() => new Date()),
   },
+  checks: [{ name: 'crypto_currencies_price_positive', expression: 'price > 0' }],
 });
 export type ICryptoCurrency = InferEntity<typeof CryptoCurrency>;

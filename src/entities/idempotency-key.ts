@@ -13,8 +13,12 @@ export const IdempotencyKey = defineEntity({
     orderId: p.bigint('number').nullable(),
     responseStatus: p.integer().nullable(),
     responseBody: p.json<unknown>().nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .defaultRaw('now()')
+      .onCreate(() => new Date()),
   },
   primaryKeys: ['user', 'scope', 'key'],
+  indexes: [{ name: 'idempotency_keys_created_at_index', properties: ['createdAt'] }],
 });
 export type IIdempotencyKey = InferEntity<typeof IdempotencyKey>;

@@ -12,7 +12,11 @@ export const LoginGuard = defineEntity({
     attempts: p.integer(),
     windowEndsAt: p.datetime().index(),
     lockouts: p.integer().default(0),
-    updatedAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .defaultRaw('now()')
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 export type ILoginGuard = InferEntity<typeof LoginGuard>;

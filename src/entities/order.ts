@@ -1,6 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { User } from './user.js';
 import { CryptoCurrency } from './crypto-currency.js';
+import { Batch } from './batch.js';
 
 export const ORDER_STATES = ['pending', 'aggregated', 'held', 'completed', 'failed'] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
@@ -20,19 +21,37 @@ export const Order = defineEntity({
     price: p.decimal('string').precision(20).scale(2),
     totalPrice: p.decimal('string').precision(20).scale(2),
     state: p.enum(ORDER_STATES).default('pending'),
-    batchId: p.string().length(64).nullable().index(),
+    batch: () => p.manyToOne(Batch).nullable().deleteRule('no action').index(),
     exchangeOrderId: p.string().length(64).nullable(),
     failureReason: p.string().length(255).nullable(),
     fraudRule: p.string().length(64).nullable(),
     fraudReason: p.string().length(255).nullable(),
-    reviewedBy: () => p.manyToOne(User).nullable(),
+    reviewedBy: () => p.manyToOne(User).fieldName('reviewed_by').nullable().deleteRule('no action'),
     reviewedAt: p.datetime().nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .defaultRaw('now()')
+      .onCreate(() => new Date()),
     updatedAt: p
       .datetime()
+      .defaultRaw('now()')
       .onCreate(() => new Date())
       .onUpdate(() => new Date()),
   },
-  indexes: [{ properties: ['user', 'id'] }],
+  indexes: [
+    { properties: ['user', 'id'] },
+    // Only unsettled orders are looked up by state.
+    {
+      name: 'orders_state_index',
+      properties: ['state'],
+      where: "state in ('pending', 'aggregated', 'held')",
+    },
+    { name: 'orders_held_index', properties: ['id'], where: "state = 'held'" },
+  ],
+  checks: [
+    { name: 'orders_amount_check', expression: 'amount > 0' },
+    { name: 'orders_price_check', expression: 'price > 0' },
+    { name: 'orders_total_price_check', expression: 'total_price > 0' },
+  ],
 });
 export type IOrder = InferEntity<typeof Order>;

@@ -16,7 +16,10 @@ export const User = defineEntity({
     totpEnabled: p.boolean().default(false),
     /** The last TOTP time step accepted, so a code works once. */
     totpLastStep: p.bigint('number').nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .defaultRaw('now()')
+      .onCreate(() => new Date()),
   },
   uniques: [
     {

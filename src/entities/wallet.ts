@@ -9,11 +9,16 @@ export const Wallet = defineEntity({
     id: p.integer().primary().autoincrement(),
     user: () => p.oneToOne(User).owner().unique(),
     balance: p.decimal('string').precision(20).scale(2).default('0.00'),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .defaultRaw('now()')
+      .onCreate(() => new Date()),
     updatedAt: p
       .datetime()
+      .defaultRaw('now()')
       .onCreate(() => new Date())
       .onUpdate(() => new Date()),
   },
+  checks: [{ name: 'wallets_balance_non_negative', expression: 'balance >= 0' }],
 });
 export type IWallet = InferEntity<typeof Wallet>;
