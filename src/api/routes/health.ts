@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
+import { pingDatabase } from '../../services/health.js';
 
 /** Liveness says the process answers; readiness says its dependencies do too. */
 export async function healthRoutes(
@@ -18,7 +19,7 @@ export async function healthRoutes(
       }
     };
     const [postgres, temporalStatus] = await Promise.all([
-      check(() => orm.em.fork().execute('select 1')),
+      check(() => pingDatabase(orm.em.fork())),
       // Under a deadline, so gRPC gives up rather than retrying into the next probe.
       check(() =>
         temporal.withDeadline(Date.now() + env.TEMPORAL_RPC_TIMEOUT, () =>
