@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { formatUsd, readUsd, type Cents } from '../domain/money.js';
 import { badRequest, notFound } from '../domain/errors.js';
-import { toOrderView, type OrderRow } from './orders.js';
+import { selectOrders, toOrderView } from './orders.js';
 import { recordAdminAction } from './audit.js';
 import { reconcile } from './ledger.js';
 import { isoTime } from '../db/values.js';
@@ -20,20 +20,14 @@ export async function listHeldOrders(
   limit: number,
   cursor?: number,
 ): Promise<Page<HeldOrderView>> {
-  const rows = await em.execute<
-    (OrderRow & {
-      user_id: number;
-      username: string;
-      fraud_rule: string | null;
-      fraud_reason: string | null;
-    })[]
-  >(
-    `select o.id, c.name as crypto, o.amount, o.price, o.total_price, o.state, o.batch_id, o.failure_reason,
-            o.created_at, o.updated_at, o.user_id, u.username, o.fraud_rule, o.fraud_reason
-       from orders o join crypto_currencies c on c.id = o.crypto_id join users u on u.id = o.user_id
-      where o.state = 'held' and (?::bigint is null or o.id < ?) order by o.id desc limit ?`,
-    [cursor ?? null, cursor ?? null, limit + 1],
-  );
+  const rows = await selectOrders(em)
+    .innerJoin('users as u', 'u.id', 'o.user_id')
+    .select(['o.user_id', 'u.username', 'o.fraud_rule', 'o.fraud_reason'])
+    .where('o.state', '=', 'held')
+    .$if(cursor !== undefined, (q) => q.where('o.id', '<', cursor!))
+    .orderBy('o.id', 'desc')
+    .limit(limit + 1)
+    .execute();
   const view = (r: (typeof rows)[number]): HeldOrderView => ({
     ...toOrderView(r),
     user_id: r.user_id,
