@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlOf } from '../db/kysely.js';
 import { formatUsd, readUsd } from '../domain/money.js';
 
 export interface CryptoView {
@@ -7,9 +8,12 @@ export interface CryptoView {
 }
 
 export async function listActiveCryptos(em: EntityManager): Promise<CryptoView[]> {
-  const rows = await em.execute<{ name: string; price: string }[]>(
-    'select name, price from crypto_currencies where active order by name',
-  );
+  const rows = await sqlOf(em)
+    .selectFrom('crypto_currencies')
+    .select(['name', 'price'])
+    .where('active', '=', true)
+    .orderBy('name')
+    .execute();
   return rows.map((r) => ({ name: r.name, price: formatUsd(readUsd(r.price)) }));
 }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { accountNotFound, conflict } from '../domain/errors.js';
 import { sqlOf } from '../db/kysely.js';
+import { isForeignKeyViolation } from '../db/violations.js';
 
 export interface IdempotencyScope {
   userId: number;
@@ -124,7 +124,3 @@ export async function reserveOrderId(
   const { orderId, stored } = await recordFor(em, at, hash);
   return { orderId: orderId!, stored };
 }
-
-const isForeignKeyViolation = (error: unknown) =>
-  error instanceof ForeignKeyConstraintViolationException ||
-  (error as { code?: unknown } | null)?.code === '23503';

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cents } from '../domain/money.js';
 import { AppError, accountNotFound, badRequest, notFound, unprocessable } from '../domain/errors.js';
 import { recordRefusal } from './placements.js';
 import { isoTime } from '../db/values.js';
 import { sqlOf } from '../db/kysely.js';
+import { isUniqueViolation } from '../db/violations.js';
 import { sql } from 'kysely';
 import { appendEntry, creditWallet, debitWallet } from './wallet.js';
 import { gatherFraudFacts } from './fraud.js';
@@ -189,7 +189,7 @@ export async function placeOrder(
       throw error;
     }
     // A concurrent attempt committed first; fall through to read what it wrote.
-    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+    if (!isUniqueViolation(error)) throw error;
   }
   return (await findPlacement(em, input.orderId, options.threshold))!;
 }
