@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt } from './timestamps.js';
 import { User } from './user.js';
 
 /**
@@ -14,10 +15,7 @@ export const AdminAction = defineEntity({
     action: p.string().length(64),
     subject: p.string().length(128),
     details: p.json<Record<string, unknown>>().defaultRaw("'{}'"),
-    createdAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
   indexes: [{ name: 'admin_actions_created_at_index', properties: ['createdAt'] }],
 });

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt, updatedAt } from './timestamps.js';
 import { CryptoCurrency } from './crypto-currency.js';
 
 export const BATCH_STATES = ['open', 'completed', 'failed'] as const;
@@ -21,15 +22,8 @@ export const Batch = defineEntity({
     state: p.enum(BATCH_STATES).default('open'),
     exchangeOrderId: p.string().length(64).nullable(),
     filledQuantity: p.decimal('string').precision(28).scale(8).nullable(),
-    createdAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   checks: [
     { name: 'batches_orders_total_check', expression: 'orders_total >= 0' },

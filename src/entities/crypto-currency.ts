@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { updatedAt } from './timestamps.js';
 
 /** `exchange`: copied by the scheduled refresh; `manual`: pinned by an admin, left alone by it. */
 export const PRICE_SOURCES = ['exchange', 'manual'] as const;
@@ -13,11 +14,7 @@ export const CryptoCurrency = defineEntity({
     active: p.boolean().default(true),
     priceSource: p.enum(PRICE_SOURCES).columnType('varchar(16)').default('exchange'),
     priceRefreshedAt: p.datetime().nullable(),
-    updatedAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    updatedAt: updatedAt(),
   },
   checks: [{ name: 'crypto_currencies_price_positive', expression: 'price > 0' }],
 });

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt } from './timestamps.js';
 import { Wallet } from './wallet.js';
 import { Order } from './order.js';
 
@@ -19,10 +20,7 @@ export const LedgerEntry = defineEntity({
     type: p.enum(LEDGER_TYPES),
     amount: p.decimal('string').precision(20).scale(2),
     order: () => p.manyToOne(Order).nullable().deleteRule('no action'),
-    createdAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
   indexes: [{ properties: ['wallet', 'id'] }],
   // An order is debited at most once and refunded at most once, whatever retries happen.

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt, updatedAt } from './timestamps.js';
 import { User } from './user.js';
 
 export const PLACEMENT_STATES = ['placing', 'rejected'] as const;
@@ -20,15 +21,8 @@ export const OrderPlacement = defineEntity({
     errorStatus: p.integer().nullable(),
     errorCode: p.string().length(64).nullable(),
     reason: p.string().length(255).nullable(),
-    createdAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   indexes: [{ name: 'order_placements_user_id_index', properties: ['user', 'orderId'] }],
 });

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt, updatedAt } from './timestamps.js';
 import { User } from './user.js';
 import { CryptoCurrency } from './crypto-currency.js';
 import { Batch } from './batch.js';
@@ -28,15 +29,8 @@ export const Order = defineEntity({
     fraudReason: p.string().length(255).nullable(),
     reviewedBy: () => p.manyToOne(User).fieldName('reviewed_by').nullable().deleteRule('no action'),
     reviewedAt: p.datetime().nullable(),
-    createdAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .defaultRaw('now()')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   indexes: [
     { properties: ['user', 'id'] },

@@ -28,6 +28,8 @@ export async function updatePrices(
   let changed = 0;
   await em.transactional(async (tx) => {
     for (const { crypto, price } of prices) {
+      // Raw SQL on purpose: the row is locked, compared with its previous price and updated in
+      // one statement, so a pin by an admin in between is never overwritten.
       const rows = await tx.execute<{ changed: boolean }[]>(
         `with previous as (
            select id, price from crypto_currencies where name = ? and price_source = 'exchange' for update

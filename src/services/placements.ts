@@ -56,17 +56,18 @@ const toView = (row: PlacementRecord): PlacementView => ({
   updated_at: isoTime(row.updated_at),
 });
 
+const placementOf = (input: OrderInput) => ({
+  order_id: input.orderId,
+  user_id: input.userId,
+  crypto: input.crypto,
+  amount: input.amount,
+});
+
 /** The API answered 202: the order shows `placing` until its debit commits or is refused. */
 export async function recordPlacing(em: EntityManager, input: OrderInput): Promise<PlacementView> {
   await sqlOf(em)
     .insertInto('order_placements')
-    .values({
-      order_id: input.orderId,
-      user_id: input.userId,
-      crypto: input.crypto,
-      amount: input.amount,
-      state: 'placing',
-    })
+    .values({ ...placementOf(input), state: 'placing' })
     .onConflict((oc) => oc.column('order_id').doNothing())
     .execute();
   return (await findPlacementRecord(em, input.orderId))!.view;
@@ -82,13 +83,7 @@ export async function recordRefusal(em: EntityManager, input: OrderInput, error:
   };
   await sqlOf(em)
     .insertInto('order_placements')
-    .values({
-      order_id: input.orderId,
-      user_id: input.userId,
-      crypto: input.crypto,
-      amount: input.amount,
-      ...refusal,
-    })
+    .values({ ...placementOf(input), ...refusal })
     .onConflict((oc) => oc.column('order_id').doUpdateSet({ ...refusal, updated_at: sql`now()` }))
     .execute()
     .catch((failure: unknown) => {
