@@ -2,6 +2,7 @@ import { MikroORM, defineConfig } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { entities } from '../entities/index.js';
 import { migrations } from '../migrations/index.js';
+import { PostgresNamingStrategy } from './naming.js';
 
 export interface OrmOptions {
   databaseUrl: string;
@@ -13,6 +14,7 @@ export function ormConfig({ databaseUrl, poolSize = 10, debug = false }: OrmOpti
   return defineConfig({
     clientUrl: databaseUrl,
     entities,
+    namingStrategy: PostgresNamingStrategy,
     extensions: [Migrator],
     pool: { min: 0, max: poolSize },
     debug,

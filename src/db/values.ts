@@ -1,4 +1,7 @@
-/** Raw queries return timestamptz as Postgres text ("2026-01-02 03:04:05.678+00"); the API speaks ISO 8601. */
+/**
+ * Typed queries return timestamptz as a Date, raw ones as Postgres text ("2026-01-02 03:04:05.678+00");
+ * the API speaks ISO 8601.
+ */
 export const isoTime = (value: string | Date): string => new Date(value).toISOString();
 
 /** A bigint[] parameter as Postgres array text, so query builders cannot expand it into a list. */

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt } from './timestamps.js';
 import { User } from './user.js';
 
 /**
@@ -10,11 +11,12 @@ export const AdminAction = defineEntity({
   tableName: 'admin_actions',
   properties: {
     id: p.bigint('number').primary().autoincrement(),
-    admin: () => p.manyToOne(User).nullable(),
+    admin: () => p.manyToOne(User).nullable().deleteRule('no action'),
     action: p.string().length(64),
     subject: p.string().length(128),
-    details: p.json<Record<string, unknown>>(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    details: p.json<Record<string, unknown>>().defaultRaw("'{}'"),
+    createdAt: createdAt(),
   },
+  indexes: [{ name: 'admin_actions_created_at_index', properties: ['createdAt'] }],
 });
 export type IAdminAction = InferEntity<typeof AdminAction>;

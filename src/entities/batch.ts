@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt, updatedAt } from './timestamps.js';
 import { CryptoCurrency } from './crypto-currency.js';
 
 export const BATCH_STATES = ['open', 'completed', 'failed'] as const;
@@ -21,11 +22,13 @@ export const Batch = defineEntity({
     state: p.enum(BATCH_STATES).default('open'),
     exchangeOrderId: p.string().length(64).nullable(),
     filledQuantity: p.decimal('string').precision(28).scale(8).nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
+  checks: [
+    { name: 'batches_orders_total_check', expression: 'orders_total >= 0' },
+    { name: 'batches_house_top_up_check', expression: 'house_top_up >= 0' },
+    { name: 'batches_check', expression: 'notional = orders_total + house_top_up' },
+  ],
 });
 export type IBatch = InferEntity<typeof Batch>;

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { updatedAt } from './timestamps.js';
 
 /** `exchange`: copied by the scheduled refresh; `manual`: pinned by an admin, left alone by it. */
 export const PRICE_SOURCES = ['exchange', 'manual'] as const;
@@ -11,12 +12,10 @@ export const CryptoCurrency = defineEntity({
     name: p.string().length(10).unique(),
     price: p.decimal('string').precision(20).scale(2),
     active: p.boolean().default(true),
-    priceSource: p.enum(PRICE_SOURCES).default('exchange'),
+    priceSource: p.enum(PRICE_SOURCES).columnType('varchar(16)').default('exchange'),
     priceRefreshedAt: p.datetime().nullable(),
-    updatedAt: p
-      .datetime()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    updatedAt: updatedAt(),
   },
+  checks: [{ name: 'crypto_currencies_price_positive', expression: 'price > 0' }],
 });
 export type ICryptoCurrency = InferEntity<typeof CryptoCurrency>;

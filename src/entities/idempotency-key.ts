@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt } from './timestamps.js';
 import { User } from './user.js';
 
 /** A client's Idempotency-Key, scoped per user and route, with the response it produced. */
@@ -13,8 +14,9 @@ export const IdempotencyKey = defineEntity({
     orderId: p.bigint('number').nullable(),
     responseStatus: p.integer().nullable(),
     responseBody: p.json<unknown>().nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
   primaryKeys: ['user', 'scope', 'key'],
+  indexes: [{ name: 'idempotency_keys_created_at_index', properties: ['createdAt'] }],
 });
 export type IIdempotencyKey = InferEntity<typeof IdempotencyKey>;

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { updatedAt } from './timestamps.js';
 
 /**
  * Sign-in attempts of one key (account or user, and client IP) in the current window. `lockouts`
@@ -12,7 +13,7 @@ export const LoginGuard = defineEntity({
     attempts: p.integer(),
     windowEndsAt: p.datetime().index(),
     lockouts: p.integer().default(0),
-    updatedAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: updatedAt(),
   },
 });
 export type ILoginGuard = InferEntity<typeof LoginGuard>;

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt, updatedAt } from './timestamps.js';
 import { User } from './user.js';
 
 export const PLACEMENT_STATES = ['placing', 'rejected'] as const;
@@ -12,20 +13,17 @@ export const OrderPlacement = defineEntity({
   name: 'OrderPlacement',
   tableName: 'order_placements',
   properties: {
-    orderId: p.bigint('number').primary(),
+    orderId: p.bigint('number').primary().autoincrement(false),
     user: () => p.manyToOne(User),
     crypto: p.string().length(10),
     amount: p.decimal('string').precision(28).scale(8),
-    state: p.enum(PLACEMENT_STATES),
+    state: p.enum(PLACEMENT_STATES).columnType('varchar(16)'),
     errorStatus: p.integer().nullable(),
     errorCode: p.string().length(64).nullable(),
     reason: p.string().length(255).nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
-  indexes: [{ properties: ['user', 'orderId'] }],
+  indexes: [{ name: 'order_placements_user_id_index', properties: ['user', 'orderId'] }],
 });
 export type IOrderPlacement = InferEntity<typeof OrderPlacement>;

@@ -1,7 +1,9 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt, updatedAt } from './timestamps.js';
 import { User } from './user.js';
 import { CryptoCurrency } from './crypto-currency.js';
 import { ORDER_STATES } from '../domain/orders.js';
+import { Batch } from './batch.js';
 
 /**
  * A purchase. Its id is taken from the `orders_id_seq` sequence before the order workflow starts,
@@ -18,19 +20,30 @@ export const Order = defineEntity({
     price: p.decimal('string').precision(20).scale(2),
     totalPrice: p.decimal('string').precision(20).scale(2),
     state: p.enum(ORDER_STATES).default('pending'),
-    batchId: p.string().length(64).nullable().index(),
+    batch: () => p.manyToOne(Batch).nullable().deleteRule('no action').index(),
     exchangeOrderId: p.string().length(64).nullable(),
     failureReason: p.string().length(255).nullable(),
     fraudRule: p.string().length(64).nullable(),
     fraudReason: p.string().length(255).nullable(),
-    reviewedBy: () => p.manyToOne(User).nullable(),
+    reviewedBy: () => p.manyToOne(User).fieldName('reviewed_by').nullable().deleteRule('no action'),
     reviewedAt: p.datetime().nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
-  indexes: [{ properties: ['user', 'id'] }],
+  indexes: [
+    { properties: ['user', 'id'] },
+    // Only unsettled orders are looked up by state.
+    {
+      name: 'orders_state_index',
+      properties: ['state'],
+      where: "state in ('pending', 'aggregated', 'held')",
+    },
+    { name: 'orders_held_index', properties: ['id'], where: "state = 'held'" },
+  ],
+  checks: [
+    { name: 'orders_amount_check', expression: 'amount > 0' },
+    { name: 'orders_price_check', expression: 'price > 0' },
+    { name: 'orders_total_price_check', expression: 'total_price > 0' },
+  ],
 });
 export type IOrder = InferEntity<typeof Order>;

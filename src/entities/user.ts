@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { createdAt } from './timestamps.js';
 
 export const USER_ROLES = ['user', 'admin'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
@@ -16,7 +17,7 @@ export const User = defineEntity({
     totpEnabled: p.boolean().default(false),
     /** The last TOTP time step accepted, so a code works once. */
     totpLastStep: p.bigint('number').nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
   uniques: [
     {

@@ -5,6 +5,8 @@ import type { Client } from '@temporalio/client';
 import { poolQuery, poolWorkflowId } from '../workflows/definitions.js';
 import { readUsd } from '../domain/money.js';
 import { cachedFor } from './cached.js';
+import { countByState, countRefunds } from '../services/metrics.js';
+import { listActiveCryptos } from '../services/cryptos.js';
 
 interface PoolFigures {
   orders: number;
@@ -20,19 +22,11 @@ interface BusinessState {
 
 async function readBusinessState(orm: MikroORM, temporal: Client): Promise<BusinessState> {
   const em = orm.em.fork();
-  const countByState = async (table: 'orders' | 'batches') =>
-    new Map(
-      (
-        await em.execute<{ state: string; n: string }[]>(
-          `select state, count(*) as n from ${table} group by state`,
-        )
-      ).map((r) => [r.state, Number(r.n)]),
-    );
-  const [orders, batches, [refundRow], cryptos] = await Promise.all([
-    countByState('orders'),
-    countByState('batches'),
-    em.execute<{ n: string }[]>("select count(*) as n from transactions where type = 'refund'"),
-    em.execute<{ name: string }[]>('select name from crypto_currencies where active'),
+  const [orders, batches, refunds, cryptos] = await Promise.all([
+    countByState(em, 'orders'),
+    countByState(em, 'batches'),
+    countRefunds(em),
+    listActiveCryptos(em),
   ]);
   const pools = new Map(
     await Promise.all(
@@ -51,7 +45,7 @@ async function readBusinessState(orm: MikroORM, temporal: Client): Promise<Busin
       }),
     ),
   );
-  return { orders, batches, refunds: Number(refundRow?.n ?? 0), pools };
+  return { orders, batches, refunds, pools };
 }
 
 /**

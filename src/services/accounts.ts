@@ -1,10 +1,11 @@
 import argon2 from 'argon2';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { sql } from 'kysely';
 import { badRequest, conflict, unauthorized } from '../domain/errors.js';
 import { passwordProblem } from '../domain/password-policy.js';
 import type { UserRole } from '../entities/user.js';
 import { verifyLoginCode } from './totp.js';
+import { sqlOf } from '../db/kysely.js';
 
 // argon2id with the library defaults (64 MiB, t=3, p=4), above OWASP's minimum (19 MiB, t=2, p=1).
 const HASH_OPTIONS = { type: argon2.argon2id } as const;
@@ -39,21 +40,31 @@ export async function register(
 ): Promise<AccountView> {
   assertStrongPassword(password, username);
   const passwordHash = await hashPassword(password);
-  try {
-    return await em.transactional(async (tx) => {
-      const [user] = await tx.execute<{ id: number }[]>(
-        'insert into users (username, password_hash, role) values (?, ?, ?) returning id',
-        [username, passwordHash, role],
-      );
-      await tx.execute('insert into wallets (user_id) values (?)', [user!.id]);
-      return { id: user!.id, username, role };
-    });
-  } catch (error) {
-    if (error instanceof UniqueConstraintViolationException) {
-      throw conflict('username_taken', 'that username is already registered');
-    }
-    throw error;
-  }
+  const id = await createAccount(em, { username, passwordHash, role });
+  if (id === undefined) throw conflict('username_taken', 'that username is already registered');
+  return { id, username, role };
+}
+
+/**
+ * Inserts the user and their empty wallet in one transaction; undefined (and nothing written) when
+ * the username is taken, whatever its case.
+ */
+export async function createAccount(
+  em: EntityManager,
+  user: { username: string; passwordHash: string; role: UserRole },
+): Promise<number | undefined> {
+  return em.transactional(async (tx) => {
+    const db = sqlOf(tx);
+    const created = await db
+      .insertInto('users')
+      .values({ username: user.username, password_hash: user.passwordHash, role: user.role })
+      .onConflict((oc) => oc.expression(sql`lower(username)`).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!created) return undefined;
+    await db.insertInto('wallets').values({ user_id: created.id }).execute();
+    return created.id;
+  });
 }
 
 /**
@@ -66,11 +77,11 @@ export async function verifyCredentials(
   password: string,
   otp?: string,
 ): Promise<AccountView> {
-  const [user] = await em.execute<
-    { id: number; username: string; password_hash: string; role: UserRole; totp_enabled: boolean }[]
-  >('select id, username, password_hash, role, totp_enabled from users where lower(username) = lower(?)', [
-    username,
-  ]);
+  const user = await sqlOf(em)
+    .selectFrom('users')
+    .select(['id', 'username', 'password_hash', 'role', 'totp_enabled'])
+    .where(sql`lower(username)`, '=', sql`lower(${username})`)
+    .executeTakeFirst();
   const ok = await argon2.verify(user?.password_hash ?? (await dummy()), password);
   if (!user || !ok) throw unauthorized('invalid username or password', 'invalid_credentials');
   if (user.totp_enabled) {
@@ -84,17 +95,25 @@ export async function verifyCredentials(
 
 /** Whether `password` is the user's current password (false for a user that does not exist). */
 export async function checkPassword(em: EntityManager, userId: number, password: string): Promise<boolean> {
-  const [user] = await em.execute<{ password_hash: string }[]>(
-    'select password_hash from users where id = ?',
-    [userId],
-  );
+  const user = await sqlOf(em)
+    .selectFrom('users')
+    .select('password_hash')
+    .where('id', '=', userId)
+    .executeTakeFirst();
   const ok = await argon2.verify(user?.password_hash ?? (await dummy()), password);
   return ok && user !== undefined;
 }
 
 export async function findAccount(em: EntityManager, userId: number): Promise<AccountView | undefined> {
-  const [user] = await em.execute<AccountView[]>('select id, username, role from users where id = ?', [
-    userId,
-  ]);
-  return user;
+  return sqlOf(em)
+    .selectFrom('users')
+    .select(['id', 'username', 'role'])
+    .where('id', '=', userId)
+    .executeTakeFirst();
+}
+
+/** The user's current role; undefined once the account is gone. */
+export async function roleOf(em: EntityManager, userId: number): Promise<UserRole | undefined> {
+  const user = await sqlOf(em).selectFrom('users').select('role').where('id', '=', userId).executeTakeFirst();
+  return user?.role;
 }

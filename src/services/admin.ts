@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { sqlOf } from '../db/kysely.js';
 import { formatUsd, readUsd, type Cents } from '../domain/money.js';
 import { badRequest, notFound } from '../domain/errors.js';
-import { toOrderView, type OrderRow } from './orders.js';
+import { selectOrders, toOrderView } from './orders.js';
 import { recordAdminAction } from './audit.js';
 import { reconcile } from './ledger.js';
 import { isoTime } from '../db/values.js';
@@ -20,20 +22,14 @@ export async function listHeldOrders(
   limit: number,
   cursor?: number,
 ): Promise<Page<HeldOrderView>> {
-  const rows = await em.execute<
-    (OrderRow & {
-      user_id: number;
-      username: string;
-      fraud_rule: string | null;
-      fraud_reason: string | null;
-    })[]
-  >(
-    `select o.id, c.name as crypto, o.amount, o.price, o.total_price, o.state, o.batch_id, o.failure_reason,
-            o.created_at, o.updated_at, o.user_id, u.username, o.fraud_rule, o.fraud_reason
-       from orders o join crypto_currencies c on c.id = o.crypto_id join users u on u.id = o.user_id
-      where o.state = 'held' and (?::bigint is null or o.id < ?) order by o.id desc limit ?`,
-    [cursor ?? null, cursor ?? null, limit + 1],
-  );
+  const rows = await selectOrders(em)
+    .innerJoin('users as u', 'u.id', 'o.user_id')
+    .select(['o.user_id', 'u.username', 'o.fraud_rule', 'o.fraud_reason'])
+    .where('o.state', '=', 'held')
+    .$if(cursor !== undefined, (q) => q.where('o.id', '<', cursor!))
+    .orderBy('o.id', 'desc')
+    .limit(limit + 1)
+    .execute();
   const view = (r: (typeof rows)[number]): HeldOrderView => ({
     ...toOrderView(r),
     user_id: r.user_id,
@@ -45,7 +41,11 @@ export async function listHeldOrders(
 }
 
 export async function heldOrderState(em: EntityManager, orderId: number): Promise<string> {
-  const [row] = await em.execute<{ state: string }[]>('select state from orders where id = ?', [orderId]);
+  const row = await sqlOf(em)
+    .selectFrom('orders')
+    .select('state')
+    .where('id', '=', orderId)
+    .executeTakeFirst();
   if (!row) throw notFound('order');
   return row.state;
 }
@@ -60,17 +60,15 @@ export interface CryptoAdminView {
   price_refreshed_at: string | null;
 }
 
-type CryptoAdminRow = {
+const CRYPTO_ADMIN_COLUMNS = ['name', 'price', 'active', 'price_source', 'price_refreshed_at'] as const;
+
+const toCryptoAdminView = (row: {
   name: string;
   price: string;
   active: boolean;
-  price_source: 'exchange' | 'manual';
-  price_refreshed_at: string | Date | null;
-};
-
-const CRYPTO_ADMIN_COLUMNS = 'name, price, active, price_source, price_refreshed_at';
-
-const toCryptoAdminView = (row: CryptoAdminRow): CryptoAdminView => ({
+  price_source: CryptoAdminView['price_source'];
+  price_refreshed_at: Date | null;
+}): CryptoAdminView => ({
   name: row.name,
   price: formatUsd(readUsd(row.price)),
   active: row.active,
@@ -94,12 +92,17 @@ export async function updateCrypto(
   }
   const pin = change.price === undefined ? null : change.price === null ? 'exchange' : 'manual';
   return em.transactional(async (tx) => {
-    const [row] = await tx.execute<CryptoAdminRow[]>(
-      `update crypto_currencies set price = coalesce(?, price), price_source = coalesce(?, price_source),
-              active = coalesce(?, active), updated_at = now()
-        where name = ? returning ${CRYPTO_ADMIN_COLUMNS}`,
-      [change.price ? formatUsd(change.price) : null, pin, change.active ?? null, name],
-    );
+    const row = await sqlOf(tx)
+      .updateTable('crypto_currencies')
+      .set({
+        ...(change.price ? { price: formatUsd(change.price) } : {}),
+        ...(pin ? { price_source: pin } : {}),
+        ...(change.active === undefined ? {} : { active: change.active }),
+        updated_at: sql`now()`,
+      })
+      .where('name', '=', name)
+      .returning(CRYPTO_ADMIN_COLUMNS)
+      .executeTakeFirst();
     if (!row) throw notFound('cryptocurrency');
     await recordAdminAction(tx, adminId, 'update_crypto', `crypto:${name}`, {
       ...(change.price === undefined
@@ -112,9 +115,11 @@ export async function updateCrypto(
 }
 
 export async function listCryptos(em: EntityManager): Promise<CryptoAdminView[]> {
-  const rows = await em.execute<CryptoAdminRow[]>(
-    `select ${CRYPTO_ADMIN_COLUMNS} from crypto_currencies order by name`,
-  );
+  const rows = await sqlOf(em)
+    .selectFrom('crypto_currencies')
+    .select(CRYPTO_ADMIN_COLUMNS)
+    .orderBy('name')
+    .execute();
   return rows.map(toCryptoAdminView);
 }
 
@@ -129,11 +134,14 @@ export async function listWallets(
   limit: number,
   cursor?: number,
 ): Promise<Page<WalletAdminView>> {
-  const rows = await em.execute<{ user_id: number; username: string; balance: string }[]>(
-    `select w.user_id, u.username, w.balance from wallets w join users u on u.id = w.user_id
-      where (?::int is null or w.user_id > ?) order by w.user_id limit ?`,
-    [cursor ?? null, cursor ?? null, limit + 1],
-  );
+  const rows = await sqlOf(em)
+    .selectFrom('wallets as w')
+    .innerJoin('users as u', 'u.id', 'w.user_id')
+    .select(['w.user_id', 'u.username', 'w.balance'])
+    .$if(cursor !== undefined, (q) => q.where('w.user_id', '>', cursor!))
+    .orderBy('w.user_id')
+    .limit(limit + 1)
+    .execute();
   const view = (r: (typeof rows)[number]) => ({ ...r, balance: formatUsd(readUsd(r.balance)) });
   return toPage(rows, limit, view, (item) => item.user_id);
 }

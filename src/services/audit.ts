@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlOf } from '../db/kysely.js';
 
 /** Appends to the admin audit log; call it inside the transaction that makes the change. */
 export async function recordAdminAction(
@@ -8,12 +9,10 @@ export async function recordAdminAction(
   subject: string,
   details: Record<string, unknown> = {},
 ): Promise<void> {
-  await tx.execute('insert into admin_actions (admin_id, action, subject, details) values (?, ?, ?, ?)', [
-    adminId,
-    action,
-    subject,
-    JSON.stringify(details),
-  ]);
+  await sqlOf(tx)
+    .insertInto('admin_actions')
+    .values({ admin_id: adminId, action, subject, details })
+    .execute();
 }
 
 /**
@@ -27,8 +26,13 @@ export async function recordRefusedReview(
   orderId: number,
   reason: string,
 ): Promise<void> {
-  await tx.execute(
-    "insert into admin_actions (admin_id, action, subject, details) values (null, 'review_refused', ?, ?)",
-    [`order:${orderId}`, JSON.stringify({ reviewer_id: reviewerId, decision, reason })],
-  );
+  await sqlOf(tx)
+    .insertInto('admin_actions')
+    .values({
+      admin_id: null,
+      action: 'review_refused',
+      subject: `order:${orderId}`,
+      details: { reviewer_id: reviewerId, decision, reason },
+    })
+    .execute();
 }

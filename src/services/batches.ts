@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { sqlOf } from '../db/kysely.js';
 import { formatUsd, readUsd, type Cents } from '../domain/money.js';
 import { refundOrder } from './orders.js';
 import { pgIdArray } from '../db/values.js';
@@ -12,21 +14,23 @@ export interface OpenedBatch {
   notional: string;
 }
 
-interface BatchRow {
-  id: string;
-  orders_total: string;
-  house_top_up: string;
-  notional: string;
-}
+const BATCH_COLUMNS = ['id', 'orders_total', 'house_top_up', 'notional'] as const;
 
 async function batchOrders(em: EntityManager, batchId: string): Promise<number[]> {
-  const rows = await em.execute<{ id: string }[]>('select id from orders where batch_id = ? order by id', [
-    batchId,
-  ]);
+  const rows = await sqlOf(em)
+    .selectFrom('orders')
+    .select('id')
+    .where('batch_id', '=', batchId)
+    .orderBy('id')
+    .execute();
+  // bigint ids arrive as text
   return rows.map((r) => Number(r.id));
 }
 
-const toOpened = (row: BatchRow, orderIds: number[]): OpenedBatch => ({
+const toOpened = (
+  row: { id: string; orders_total: string; house_top_up: string; notional: string },
+  orderIds: number[],
+): OpenedBatch => ({
   batchId: row.id,
   orderIds,
   ordersTotal: formatUsd(readUsd(row.orders_total)),
@@ -47,66 +51,84 @@ export async function openBatch(
   minimum: Cents,
 ): Promise<OpenedBatch> {
   return em.transactional(async (tx) => {
-    const [existing] = await tx.execute<BatchRow[]>(
-      'select id, orders_total, house_top_up, notional from batches where id = ?',
-      [batchId],
-    );
+    const db = sqlOf(tx);
+    const existing = await db
+      .selectFrom('batches')
+      .select(BATCH_COLUMNS)
+      .where('id', '=', batchId)
+      .executeTakeFirst();
     if (existing) return toOpened(existing, await batchOrders(tx, batchId));
-    const claimed = await tx.execute<{ id: string; total_price: string }[]>(
-      `select o.id, o.total_price from orders o join crypto_currencies c on c.id = o.crypto_id
-        where o.id = any(?::bigint[]) and c.name = ? and o.state = 'aggregated' and o.batch_id is null
-        order by o.id for update of o`,
-      [pgIdArray(orderIds), crypto],
-    );
+    // Locked in id order, so two claims over the same orders never deadlock.
+    const claimed = await db
+      .selectFrom('orders as o')
+      .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
+      .select(['o.id', 'o.total_price', 'o.crypto_id'])
+      .where('o.id', '=', sql<number>`any(${pgIdArray(orderIds)}::bigint[])`)
+      .where('c.name', '=', crypto)
+      .where('o.state', '=', 'aggregated')
+      .where('o.batch_id', 'is', null)
+      .orderBy('o.id')
+      .forUpdate(['o'])
+      .execute();
     if (claimed.length === 0)
       return { batchId, orderIds: [], ordersTotal: '0.00', houseTopUp: '0.00', notional: '0.00' };
     const ordersTotal = claimed.reduce((acc, o) => acc + readUsd(o.total_price), 0n);
     const houseTopUp = ordersTotal < minimum ? minimum - ordersTotal : 0n;
-    const [row] = await tx.execute<BatchRow[]>(
-      `insert into batches (id, crypto_id, orders_total, house_top_up, notional, order_count)
-       select ?, id, ?, ?, ?, ? from crypto_currencies where name = ?
-       returning id, orders_total, house_top_up, notional`,
-      [
-        batchId,
-        formatUsd(ordersTotal),
-        formatUsd(houseTopUp),
-        formatUsd(ordersTotal + houseTopUp),
-        claimed.length,
-        crypto,
-      ],
-    );
+    const row = await db
+      .insertInto('batches')
+      .values({
+        id: batchId,
+        crypto_id: claimed[0]!.crypto_id,
+        orders_total: formatUsd(ordersTotal),
+        house_top_up: formatUsd(houseTopUp),
+        notional: formatUsd(ordersTotal + houseTopUp),
+        order_count: claimed.length,
+      })
+      .returning(BATCH_COLUMNS)
+      .executeTakeFirstOrThrow();
     const ids = claimed.map((o) => Number(o.id));
-    await tx.execute('update orders set batch_id = ?, updated_at = now() where id = any(?::bigint[])', [
-      batchId,
-      pgIdArray(ids),
-    ]);
-    return toOpened(row!, ids);
+    await db
+      .updateTable('orders')
+      .set({ batch_id: batchId, updated_at: sql`now()` })
+      .where('id', '=', sql<number>`any(${pgIdArray(ids)}::bigint[])`)
+      .execute();
+    return toOpened(row, ids);
   });
 }
 
 /** Records the exchange fill and completes every order of the batch, in one transaction. */
 export async function completeBatch(em: EntityManager, batchId: string, fill: Fill): Promise<void> {
   await em.transactional(async (tx) => {
-    await tx.execute(
-      `update batches set state = 'completed', exchange_order_id = ?, filled_quantity = ?, updated_at = now()
-        where id = ? and state = 'open'`,
-      [fill.exchangeOrderId, fill.quantity, batchId],
-    );
-    await tx.execute(
-      `update orders set state = 'completed', exchange_order_id = ?, updated_at = now()
-        where batch_id = ? and state = 'aggregated'`,
-      [fill.exchangeOrderId, batchId],
-    );
+    const db = sqlOf(tx);
+    await db
+      .updateTable('batches')
+      .set({
+        state: 'completed',
+        exchange_order_id: fill.exchangeOrderId,
+        filled_quantity: fill.quantity,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', batchId)
+      .where('state', '=', 'open')
+      .execute();
+    await db
+      .updateTable('orders')
+      .set({ state: 'completed', exchange_order_id: fill.exchangeOrderId, updated_at: sql`now()` })
+      .where('batch_id', '=', batchId)
+      .where('state', '=', 'aggregated')
+      .execute();
   });
 }
 
 /** The exchange refused the batch: every order in it is failed and refunded, with the batch, atomically. */
 export async function failBatch(em: EntityManager, batchId: string, reason: string): Promise<void> {
   await em.transactional(async (tx) => {
-    await tx.execute(
-      `update batches set state = 'failed', updated_at = now() where id = ? and state = 'open'`,
-      [batchId],
-    );
+    await sqlOf(tx)
+      .updateTable('batches')
+      .set({ state: 'failed', updated_at: sql`now()` })
+      .where('id', '=', batchId)
+      .where('state', '=', 'open')
+      .execute();
     for (const orderId of await batchOrders(tx, batchId)) await refundOrder(tx, orderId, reason);
   });
 }

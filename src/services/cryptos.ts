@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlOf } from '../db/kysely.js';
 import { formatUsd, readUsd } from '../domain/money.js';
 
 export interface CryptoView {
@@ -7,9 +8,12 @@ export interface CryptoView {
 }
 
 export async function listActiveCryptos(em: EntityManager): Promise<CryptoView[]> {
-  const rows = await em.execute<{ name: string; price: string }[]>(
-    'select name, price from crypto_currencies where active order by name',
-  );
+  const rows = await sqlOf(em)
+    .selectFrom('crypto_currencies')
+    .select(['name', 'price'])
+    .where('active', '=', true)
+    .orderBy('name')
+    .execute();
   return rows.map((r) => ({ name: r.name, price: formatUsd(readUsd(r.price)) }));
 }
 
@@ -24,6 +28,8 @@ export async function updatePrices(
   let changed = 0;
   await em.transactional(async (tx) => {
     for (const { crypto, price } of prices) {
+      // Raw SQL on purpose: the row is locked, compared with its previous price and updated in
+      // one statement, so a pin by an admin in between is never overwritten.
       const rows = await tx.execute<{ changed: boolean }[]>(
         `with previous as (
            select id, price from crypto_currencies where name = ? and price_source = 'exchange' for update

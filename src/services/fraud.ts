@@ -12,6 +12,7 @@ export async function gatherFraudFacts(
   total: Cents,
   config: FraudConfig,
 ): Promise<FraudFacts> {
+  // Raw SQL on purpose: one statement locks the wallet and reads every figure under that lock.
   const [row] = await tx.execute<
     {
       balance: string;

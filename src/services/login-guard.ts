@@ -37,7 +37,8 @@ export function createLoginGuard(config: LoginGuardConfig) {
 
   async function reserve(em: EntityManager, key: string): Promise<Reservation> {
     await sweep(em);
-    // One statement: the row lock of the upsert orders concurrent attempts of one key.
+    // Raw SQL on purpose: one upsert counts, windows and locks the key atomically, and its row lock
+    // orders concurrent attempts of one key; split into typed reads and writes it would race.
     const [row] = await em.execute<{ attempts: number; retry_ms: string | number }[]>(
       `insert into login_guards as g (key, attempts, window_ends_at)
          values (?, 1, now() + make_interval(secs => ? / 1000.0))

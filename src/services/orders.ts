@@ -1,9 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cents } from '../domain/money.js';
 import { DomainError, accountNotFound, badRequest, notFound, unprocessable } from '../domain/errors.js';
 import { recordRefusal } from './placements.js';
 import { isoTime } from '../db/values.js';
+import { sqlOf } from '../db/kysely.js';
+import { isUniqueViolation } from '../db/violations.js';
+import { sql } from 'kysely';
 import { appendEntry, creditWallet, debitWallet } from './wallet.js';
 import { gatherFraudFacts } from './fraud.js';
 import { assess, type FraudConfig } from '../domain/fraud.js';
@@ -18,17 +20,31 @@ import {
 } from '../domain/orders.js';
 import { toPage, type Page } from './pagination.js';
 
-/** An order as raw SQL returns it: ids as text, timestamps as Postgres text. */
-export type OrderRow = Omit<OrderView, 'id' | 'created_at' | 'updated_at'> & {
-  id: string;
-  created_at: string | Date;
-  updated_at: string | Date;
-};
+/**
+ * The orders with the columns the API shows and the crypto's name: the one column list every order
+ * query starts from (narrow it with `where`, add columns with `select`).
+ */
+export const selectOrders = (em: EntityManager) =>
+  sqlOf(em)
+    .selectFrom('orders as o')
+    .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
+    .select([
+      'o.id',
+      'c.name as crypto',
+      'o.amount',
+      'o.price',
+      'o.total_price',
+      'o.state',
+      'o.batch_id',
+      'o.failure_reason',
+      'o.created_at',
+      'o.updated_at',
+    ]);
 
-const SELECT = `select o.id, c.name as crypto, o.amount, o.price, o.total_price, o.state, o.batch_id,
-  o.failure_reason, o.created_at, o.updated_at from orders o join crypto_currencies c on c.id = o.crypto_id`;
+export type OrderRecord = Awaited<ReturnType<ReturnType<typeof selectOrders>['executeTakeFirstOrThrow']>>;
 
-export const toOrderView = (row: OrderRow): OrderView => ({
+export const toOrderView = (row: OrderRecord): OrderView => ({
+  // bigint ids arrive as text
   id: Number(row.id),
   crypto: row.crypto,
   amount: formatQuantity(readQuantity(row.amount)),
@@ -42,12 +58,15 @@ export const toOrderView = (row: OrderRow): OrderView => ({
 });
 
 export async function findOrder(em: EntityManager, orderId: number): Promise<OrderView | undefined> {
-  const [row] = await em.execute<OrderRow[]>(`${SELECT} where o.id = ?`, [orderId]);
+  const row = await selectOrders(em).where('o.id', '=', orderId).executeTakeFirst();
   return row && toOrderView(row);
 }
 
 export async function getUserOrder(em: EntityManager, userId: number, orderId: number): Promise<OrderView> {
-  const [row] = await em.execute<OrderRow[]>(`${SELECT} where o.user_id = ? and o.id = ?`, [userId, orderId]);
+  const row = await selectOrders(em)
+    .where('o.user_id', '=', userId)
+    .where('o.id', '=', orderId)
+    .executeTakeFirst();
   if (!row) throw notFound('order');
   return toOrderView(row);
 }
@@ -58,18 +77,22 @@ export async function listUserOrders(
   limit: number,
   cursor?: number,
 ): Promise<Page<OrderView>> {
-  const rows = await em.execute<OrderRow[]>(
-    `${SELECT} where o.user_id = ? and (?::bigint is null or o.id < ?) order by o.id desc limit ?`,
-    [userId, cursor ?? null, cursor ?? null, limit + 1],
-  );
+  const rows = await selectOrders(em)
+    .where('o.user_id', '=', userId)
+    .$if(cursor !== undefined, (q) => q.where('o.id', '<', cursor!))
+    .orderBy('o.id', 'desc')
+    .limit(limit + 1)
+    .execute();
   return toPage(rows, limit, toOrderView, (item) => item.id);
 }
 
 export async function activeCrypto(em: EntityManager, name: string): Promise<{ id: number; price: Cents }> {
-  const [row] = await em.execute<{ id: number; price: string }[]>(
-    'select id, price from crypto_currencies where name = ? and active',
-    [name],
-  );
+  const row = await sqlOf(em)
+    .selectFrom('crypto_currencies')
+    .select(['id', 'price'])
+    .where('name', '=', name)
+    .where('active', '=', true)
+    .executeTakeFirst();
   if (!row) throw badRequest('unknown_crypto', `"${name}" is not a cryptocurrency on sale`);
   return { id: row.id, price: readUsd(row.price) };
 }
@@ -84,7 +107,7 @@ export interface DebitOptions {
 
 /** Where a placed order goes next, from what the debit transaction recorded. */
 function routeOf(
-  row: { state: OrderState; total_price: string; fraud_rule: string | null },
+  row: Pick<OrderRecord, 'state' | 'total_price'> & { fraud_rule: string | null },
   threshold: Cents,
 ): PlacementRoute {
   if (row.state === 'held') return 'review';
@@ -98,13 +121,20 @@ function routeOf(
  * anything is read that would not make sense without them.
  */
 async function lockBuyer(tx: EntityManager, userId: number): Promise<void> {
-  const [user] = await tx.execute<{ id: number }[]>('select id from users where id = ? for key share', [
-    userId,
-  ]);
+  const db = sqlOf(tx);
+  const user = await db
+    .selectFrom('users')
+    .select('id')
+    .where('id', '=', userId)
+    .forKeyShare()
+    .executeTakeFirst();
   if (!user) throw accountNotFound();
-  const [wallet] = await tx.execute<{ id: number }[]>('select id from wallets where user_id = ? for update', [
-    userId,
-  ]);
+  const wallet = await db
+    .selectFrom('wallets')
+    .select('id')
+    .where('user_id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst();
   if (!wallet) throw unprocessable('wallet_not_found', 'the account has no wallet');
 }
 
@@ -139,22 +169,21 @@ export async function debitOrder(
             ? 'held'
             : stateOn(routeFor(total, options.threshold));
       // The order row goes first: a concurrent attempt for the same id waits on it, then finds it.
-      await tx.execute(
-        `insert into orders (id, user_id, crypto_id, amount, price, total_price, state, fraud_rule, fraud_reason,
-           failure_reason) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          input.orderId,
-          input.userId,
-          crypto.id,
-          input.amount,
-          formatUsd(crypto.price),
-          formatUsd(total),
+      await sqlOf(tx)
+        .insertInto('orders')
+        .values({
+          id: input.orderId,
+          user_id: input.userId,
+          crypto_id: crypto.id,
+          amount: input.amount,
+          price: formatUsd(crypto.price),
+          total_price: formatUsd(total),
           state,
-          decision.rule ?? null,
-          decision.reason ?? null,
-          decision.action === 'reject' ? `rejected: ${decision.reason}` : null,
-        ],
-      );
+          fraud_rule: decision.rule ?? null,
+          fraud_reason: decision.reason ?? null,
+          failure_reason: decision.action === 'reject' ? `rejected: ${decision.reason}` : null,
+        })
+        .execute();
       if (decision.action === 'reject') return;
       const wallet = await debitWallet(tx, input.userId, total);
       await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
@@ -167,7 +196,7 @@ export async function debitOrder(
       throw error;
     }
     // A concurrent attempt committed first; fall through to read what it wrote.
-    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+    if (!isUniqueViolation(error)) throw error;
   }
   return (await findPlacement(em, input.orderId, options.threshold))!;
 }
@@ -188,10 +217,10 @@ async function findPlacement(
   orderId: number,
   threshold: Cents,
 ): Promise<Placement | undefined> {
-  const [row] = await em.execute<(OrderRow & { fraud_rule: string | null; fraud_reason: string | null })[]>(
-    `${SELECT.replace('select ', 'select o.fraud_rule, o.fraud_reason, ')} where o.id = ?`,
-    [orderId],
-  );
+  const row = await selectOrders(em)
+    .select(['o.fraud_rule', 'o.fraud_reason'])
+    .where('o.id', '=', orderId)
+    .executeTakeFirst();
   if (!row) return undefined;
   return {
     order: toOrderView(row),
@@ -206,11 +235,12 @@ export async function completeOrder(
   orderId: number,
   exchangeOrderId: string,
 ): Promise<void> {
-  await em.execute(
-    `update orders set state = 'completed', exchange_order_id = ?, updated_at = now()
-      where id = ? and state in ('pending', 'held')`,
-    [exchangeOrderId, orderId],
-  );
+  await sqlOf(em)
+    .updateTable('orders')
+    .set({ state: 'completed', exchange_order_id: exchangeOrderId, updated_at: sql`now()` })
+    .where('id', '=', orderId)
+    .where('state', 'in', ['pending', 'held'])
+    .execute();
 }
 
 /**
@@ -219,11 +249,13 @@ export async function completeOrder(
  */
 export async function refundOrder(em: EntityManager, orderId: number, reason: string): Promise<void> {
   await em.transactional(async (tx) => {
-    const [order] = await tx.execute<{ user_id: number; total_price: string }[]>(
-      `update orders set state = 'failed', failure_reason = ?, updated_at = now()
-        where id = ? and state in ('pending', 'aggregated', 'held') returning user_id, total_price`,
-      [reason.slice(0, 255), orderId],
-    );
+    const order = await sqlOf(tx)
+      .updateTable('orders')
+      .set({ state: 'failed', failure_reason: reason.slice(0, 255), updated_at: sql`now()` })
+      .where('id', '=', orderId)
+      .where('state', 'in', ['pending', 'aggregated', 'held'])
+      .returning(['user_id', 'total_price'])
+      .executeTakeFirst();
     if (!order) return;
     const total = readUsd(order.total_price);
     const wallet = await creditWallet(tx, order.user_id, total);
@@ -238,10 +270,14 @@ export interface Holding {
 
 /** A user's holdings: the sums of their completed orders, per crypto. */
 export async function holdings(em: EntityManager, userId: number): Promise<Holding[]> {
-  const rows = await em.execute<{ crypto: string; amount: string }[]>(
-    `select c.name as crypto, sum(o.amount) as amount from orders o join crypto_currencies c on c.id = o.crypto_id
-      where o.user_id = ? and o.state = 'completed' group by c.name order by c.name`,
-    [userId],
-  );
+  const rows = await sqlOf(em)
+    .selectFrom('orders as o')
+    .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
+    .select((q) => ['c.name as crypto', q.fn.sum<string>('o.amount').as('amount')])
+    .where('o.user_id', '=', userId)
+    .where('o.state', '=', 'completed')
+    .groupBy('c.name')
+    .orderBy('c.name')
+    .execute();
   return rows.map((r) => ({ crypto: r.crypto, amount: formatQuantity(readQuantity(r.amount)) }));
 }

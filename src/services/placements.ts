@@ -2,6 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DomainError } from '../domain/errors.js';
 import { formatQuantity, readQuantity } from '../domain/money.js';
 import { isoTime } from '../db/values.js';
+import { sqlOf } from '../db/kysely.js';
+import { isForeignKeyViolation } from '../db/violations.js';
+import { sql } from 'kysely';
 import type { PlacementState } from '../entities/order-placement.js';
 import type { OrderInput } from '../domain/orders.js';
 
@@ -23,19 +26,25 @@ export interface PlacementRefusal {
   message: string;
 }
 
-interface PlacementRow {
-  order_id: string;
-  crypto: string;
-  amount: string;
-  state: PlacementState;
-  error_status: number | null;
-  error_code: string | null;
-  reason: string | null;
-  created_at: string | Date;
-  updated_at: string | Date;
-}
+const selectPlacements = (em: EntityManager) =>
+  sqlOf(em)
+    .selectFrom('order_placements')
+    .select([
+      'order_id',
+      'crypto',
+      'amount',
+      'state',
+      'error_status',
+      'error_code',
+      'reason',
+      'created_at',
+      'updated_at',
+    ]);
 
-const toView = (row: PlacementRow): PlacementView => ({
+type PlacementRecord = Awaited<ReturnType<ReturnType<typeof selectPlacements>['executeTakeFirstOrThrow']>>;
+
+const toView = (row: PlacementRecord): PlacementView => ({
+  // bigint ids arrive as text
   id: Number(row.order_id),
   crypto: row.crypto,
   amount: formatQuantity(readQuantity(row.amount)),
@@ -46,33 +55,40 @@ const toView = (row: PlacementRow): PlacementView => ({
   updated_at: isoTime(row.updated_at),
 });
 
+const placementOf = (input: OrderInput) => ({
+  order_id: input.orderId,
+  user_id: input.userId,
+  crypto: input.crypto,
+  amount: input.amount,
+});
+
 /** The API answered 202: the order shows `placing` until its debit commits or is refused. */
 export async function recordPlacing(em: EntityManager, input: OrderInput): Promise<PlacementView> {
-  await em.execute(
-    `insert into order_placements (order_id, user_id, crypto, amount, state) values (?, ?, ?, ?, 'placing')
-     on conflict (order_id) do nothing`,
-    [input.orderId, input.userId, input.crypto, input.amount],
-  );
+  await sqlOf(em)
+    .insertInto('order_placements')
+    .values({ ...placementOf(input), state: 'placing' })
+    .onConflict((oc) => oc.column('order_id').doNothing())
+    .execute();
   return (await findPlacementRecord(em, input.orderId))!.view;
 }
 
 /** The debit refused the order: it stays visible as `rejected`, with the code and reason. */
 export async function recordRefusal(em: EntityManager, input: OrderInput, error: DomainError): Promise<void> {
-  await em.execute(
-    `insert into order_placements (order_id, user_id, crypto, amount, state, error_status, error_code, reason)
-     values (?, ?, ?, ?, 'rejected', ?, ?, ?)
-     on conflict (order_id) do update set state = 'rejected', error_status = excluded.error_status,
-       error_code = excluded.error_code, reason = excluded.reason, updated_at = now()`,
-    [
-      input.orderId,
-      input.userId,
-      input.crypto,
-      input.amount,
-      null, // the status is the API's business: it follows from the code
-      error.code.slice(0, 64),
-      error.message.slice(0, 255),
-    ],
-  );
+  const refusal = {
+    state: 'rejected' as const,
+    error_status: null, // the status is the API's business: it follows from the code
+    error_code: error.code.slice(0, 64),
+    reason: error.message.slice(0, 255),
+  };
+  await sqlOf(em)
+    .insertInto('order_placements')
+    .values({ ...placementOf(input), ...refusal })
+    .onConflict((oc) => oc.column('order_id').doUpdateSet({ ...refusal, updated_at: sql`now()` }))
+    .execute()
+    .catch((failure: unknown) => {
+      // The account is gone (the refusal says so): there is no one to show the order to.
+      if (!isForeignKeyViolation(failure)) throw failure;
+    });
 }
 
 export async function findPlacementRecord(
@@ -80,11 +96,10 @@ export async function findPlacementRecord(
   orderId: number,
   userId?: number,
 ): Promise<{ view: PlacementView; refusal?: PlacementRefusal } | undefined> {
-  const [row] = await em.execute<PlacementRow[]>(
-    `select order_id, crypto, amount, state, error_status, error_code, reason, created_at, updated_at
-       from order_placements where order_id = ? and (?::int is null or user_id = ?)`,
-    [orderId, userId ?? null, userId ?? null],
-  );
+  const row = await selectPlacements(em)
+    .where('order_id', '=', orderId)
+    .$if(userId !== undefined, (q) => q.where('user_id', '=', userId!))
+    .executeTakeFirst();
   if (!row) return undefined;
   const view = toView(row);
   if (row.state !== 'rejected' || row.error_code === null) return { view };

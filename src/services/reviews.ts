@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { sqlOf } from '../db/kysely.js';
 import { formatUsd, readUsd, type Cents } from '../domain/money.js';
 import { reviewerNotAdmin } from '../domain/errors.js';
 import { findOrder, refundOrder } from './orders.js';
@@ -20,9 +22,14 @@ async function reviewerRefusal(
 ): Promise<boolean> {
   // The id comes from a workflow payload: only a value the int key can hold is looked up.
   const lookup = Number.isSafeInteger(reviewerId) && reviewerId > 0 && reviewerId <= INT_MAX;
-  const [reviewer] = lookup
-    ? await tx.execute<{ role: string }[]>('select role from users where id = ? for share', [reviewerId])
-    : [];
+  const reviewer = lookup
+    ? await sqlOf(tx)
+        .selectFrom('users')
+        .select('role')
+        .where('id', '=', reviewerId)
+        .forShare()
+        .executeTakeFirst()
+    : undefined;
   if (reviewer?.role === 'admin') return false;
   await recordRefusedReview(tx, reviewerId, decision, orderId, reviewer ? 'not an admin' : 'no such user');
   return true;
@@ -41,13 +48,24 @@ export async function approveHeldOrder(
 ): Promise<Placement> {
   const refused = await em.transactional(async (tx) => {
     if (await reviewerRefusal(tx, adminId, 'approve', orderId)) return true;
-    const updated = await tx.execute<{ id: string }[]>(
-      `update orders set state = case when total_price >= ? then 'pending' else 'aggregated' end,
-              reviewed_by = ?, reviewed_at = now(), updated_at = now()
-        where id = ? and state = 'held' returning id`,
-      [formatUsd(threshold), adminId, orderId],
-    );
-    if (updated.length) await recordAdminAction(tx, adminId, 'approve_order', `order:${orderId}`);
+    const updated = await sqlOf(tx)
+      .updateTable('orders')
+      .set((eb) => ({
+        state: eb
+          .case()
+          .when('total_price', '>=', formatUsd(threshold))
+          .then('pending' as const)
+          .else('aggregated' as const)
+          .end(),
+        reviewed_by: adminId,
+        reviewed_at: sql`now()`,
+        updated_at: sql`now()`,
+      }))
+      .where('id', '=', orderId)
+      .where('state', '=', 'held')
+      .executeTakeFirst();
+    if (updated.numUpdatedRows > 0n)
+      await recordAdminAction(tx, adminId, 'approve_order', `order:${orderId}`);
     return false;
   });
   if (refused) throw reviewerNotAdmin();
@@ -67,11 +85,13 @@ export async function rejectHeldOrder(
 ): Promise<void> {
   const refused = await em.transactional(async (tx) => {
     if (adminId !== null && (await reviewerRefusal(tx, adminId, 'reject', orderId))) return true;
-    const [held] = await tx.execute<{ id: string }[]>(
-      `update orders set reviewed_by = ?, reviewed_at = now() where id = ? and state = 'held' returning id`,
-      [adminId, orderId],
-    );
-    if (!held) return false;
+    const held = await sqlOf(tx)
+      .updateTable('orders')
+      .set({ reviewed_by: adminId, reviewed_at: sql`now()` })
+      .where('id', '=', orderId)
+      .where('state', '=', 'held')
+      .executeTakeFirst();
+    if (held.numUpdatedRows === 0n) return false;
     await refundOrder(tx, orderId, reason);
     if (adminId !== null)
       await recordAdminAction(tx, adminId, 'reject_order', `order:${orderId}`, { reason });

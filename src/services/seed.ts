@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { hashPassword } from './accounts.js';
+import { createAccount, hashPassword } from './accounts.js';
 import { deposit } from './wallet.js';
+import { sqlOf } from '../db/kysely.js';
 
 export const SEED_CRYPTOS = [
   { name: 'ABAN', price: '4.00' },
@@ -15,21 +16,13 @@ export const SEED_CRYPTOS = [
  */
 export async function seed(em: EntityManager, admin: { username: string; password: string }): Promise<void> {
   for (const c of SEED_CRYPTOS) {
-    await em.execute(
-      'insert into crypto_currencies (name, price) values (?, ?) on conflict (name) do nothing',
-      [c.name, c.price],
-    );
+    await sqlOf(em)
+      .insertInto('crypto_currencies')
+      .values({ name: c.name, price: c.price })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
   }
   const passwordHash = await hashPassword(admin.password);
-  const created = await em.transactional(async (tx) => {
-    const [user] = await tx.execute<{ id: number }[]>(
-      `insert into users (username, password_hash, role) values (?, ?, 'admin')
-       on conflict ((lower(username))) do nothing returning id`,
-      [admin.username, passwordHash],
-    );
-    if (!user) return undefined;
-    await tx.execute('insert into wallets (user_id) values (?)', [user.id]);
-    return user.id;
-  });
+  const created = await createAccount(em, { username: admin.username, passwordHash, role: 'admin' });
   if (created !== undefined) await deposit(em, created, 100_000n);
 }

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { generateSecret, generateURI, verify } from 'otplib';
 import { badRequest, conflict, unauthorized } from '../domain/errors.js';
+import { sqlOf } from '../db/kysely.js';
 
 /** Shown by authenticator apps next to the username. */
 export const TOTP_ISSUER = 'Crypto Purchase';
@@ -17,21 +18,19 @@ export interface TotpEnrollment {
   otpauth_url: string;
 }
 
-interface TotpRow {
-  username: string;
-  totp_secret: string | null;
-  totp_enabled: boolean;
-  /** bigint: the driver hands it over as a string. */
-  totp_last_step: string | number | null;
-}
-
 const invalidOtp = () => badRequest('invalid_otp', 'the one-time code is wrong, expired or already used');
 
-async function loadTotp(em: EntityManager, userId: number): Promise<TotpRow> {
-  const [row] = await em.execute<TotpRow[]>(
-    'select username, totp_secret, totp_enabled, totp_last_step from users where id = ?',
-    [userId],
-  );
+const readTotp = (em: EntityManager, userId: number) =>
+  sqlOf(em)
+    .selectFrom('users')
+    .select(['username', 'totp_secret', 'totp_enabled', 'totp_last_step'])
+    .where('id', '=', userId)
+    .executeTakeFirst();
+
+type Totp = NonNullable<Awaited<ReturnType<typeof readTotp>>>;
+
+async function loadTotp(em: EntityManager, userId: number): Promise<Totp> {
+  const row = await readTotp(em, userId);
   if (!row) throw unauthorized('a valid access token is required', 'invalid_token');
   return row;
 }
@@ -63,15 +62,45 @@ async function matchingStep(
 }
 
 /**
+ * Consumes `code` for `user` if it is right and newer than the last one used, applying `change` in
+ * the same conditional update: the secret must still be the one the code was checked against (no
+ * re-enrolment in between), and of two requests racing with one code only one moves the step on.
+ * totp_last_step only ever grows, so a code seen before can never come back.
+ */
+async function consumeCode(
+  em: EntityManager,
+  userId: number,
+  user: Totp,
+  secret: string,
+  code: string,
+  change: { totp_enabled?: boolean; totp_secret?: null } = {},
+): Promise<boolean> {
+  const step = await matchingStep(secret, code, user.totp_last_step);
+  if (step === undefined) return false;
+  const result = await sqlOf(em)
+    .updateTable('users')
+    .set({ ...change, totp_last_step: step })
+    .where('id', '=', userId)
+    .where('totp_enabled', '=', user.totp_enabled)
+    .where('totp_secret', '=', secret)
+    .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)]))
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+/**
  * Starts enrolment: a fresh secret, stored but not yet enforced until `confirmTotp`.
  * Enrolling again before confirming replaces the pending secret.
  */
 export async function enrollTotp(em: EntityManager, userId: number): Promise<TotpEnrollment> {
   const secret = generateSecret();
-  const [row] = await em.execute<{ username: string }[]>(
-    'update users set totp_secret = ? where id = ? and totp_enabled = false returning username',
-    [secret, userId],
-  );
+  const row = await sqlOf(em)
+    .updateTable('users')
+    .set({ totp_secret: secret })
+    .where('id', '=', userId)
+    .where('totp_enabled', '=', false)
+    .returning('username')
+    .executeTakeFirst();
   if (!row) {
     await loadTotp(em, userId); // 401 if the user is gone, else it is enabled:
     throw conflict('totp_already_enabled', 'two-factor authentication is already enabled');
@@ -85,16 +114,9 @@ export async function confirmTotp(em: EntityManager, userId: number, code: strin
   if (user.totp_enabled)
     throw conflict('totp_already_enabled', 'two-factor authentication is already enabled');
   if (!user.totp_secret) throw conflict('totp_not_enrolled', 'enroll before confirming');
-  const step = await matchingStep(user.totp_secret, code, user.totp_last_step);
-  if (step === undefined) throw invalidOtp();
-  // The secret must still be the one the code was checked against (no re-enrolment in between).
-  const updated = await em.execute<{ id: number }[]>(
-    `update users set totp_enabled = true, totp_last_step = ?
-      where id = ? and totp_enabled = false and totp_secret = ?
-        and (totp_last_step is null or totp_last_step < ?) returning id`,
-    [step, userId, user.totp_secret, step],
-  );
-  if (updated.length === 0) throw invalidOtp();
+  if (!(await consumeCode(em, userId, user, user.totp_secret, code, { totp_enabled: true }))) {
+    throw invalidOtp();
+  }
 }
 
 /** Turns TOTP off and forgets the secret; needs a valid code, which is consumed. */
@@ -103,16 +125,10 @@ export async function disableTotp(em: EntityManager, userId: number, code: strin
   if (!user.totp_enabled || !user.totp_secret) {
     throw conflict('totp_not_enabled', 'two-factor authentication is not enabled');
   }
-  const step = await matchingStep(user.totp_secret, code, user.totp_last_step);
-  if (step === undefined) throw invalidOtp();
-  // totp_last_step is kept: it only ever grows, so a code seen before can never come back.
-  const updated = await em.execute<{ id: number }[]>(
-    `update users set totp_enabled = false, totp_secret = null, totp_last_step = ?
-      where id = ? and totp_enabled = true and totp_secret = ?
-        and (totp_last_step is null or totp_last_step < ?) returning id`,
-    [step, userId, user.totp_secret, step],
-  );
-  if (updated.length === 0) throw invalidOtp();
+  const change = { totp_enabled: false, totp_secret: null };
+  if (!(await consumeCode(em, userId, user, user.totp_secret, code, change))) {
+    throw invalidOtp();
+  }
 }
 
 /**
@@ -120,19 +136,7 @@ export async function disableTotp(em: EntityManager, userId: number, code: strin
  * false when it is wrong, outside the drift window, already used, or TOTP is not enabled.
  */
 export async function verifyLoginCode(em: EntityManager, userId: number, code: string): Promise<boolean> {
-  const [user] = await em.execute<TotpRow[]>(
-    'select username, totp_secret, totp_enabled, totp_last_step from users where id = ?',
-    [userId],
-  );
+  const user = await readTotp(em, userId);
   if (!user?.totp_enabled || !user.totp_secret) return false;
-  const step = await matchingStep(user.totp_secret, code, user.totp_last_step);
-  if (step === undefined) return false;
-  // Two logins racing with the same code: only one of them moves the step forward.
-  const updated = await em.execute<{ id: number }[]>(
-    `update users set totp_last_step = ?
-      where id = ? and totp_enabled = true and totp_secret = ?
-        and (totp_last_step is null or totp_last_step < ?) returning id`,
-    [step, userId, user.totp_secret, step],
-  );
-  return updated.length === 1;
+  return consumeCode(em, userId, user, user.totp_secret, code);
 }

@@ -1,14 +1,16 @@
+import { sql } from 'kysely';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { formatUsd, readUsd, type Cents } from '../domain/money.js';
 import { insufficientFunds, notFound } from '../domain/errors.js';
-
-interface WalletRow {
-  id: number;
-  balance: string;
-}
+import type { LedgerType } from '../entities/ledger-entry.js';
+import { sqlOf } from '../db/kysely.js';
 
 export async function getBalance(em: EntityManager, userId: number): Promise<Cents> {
-  const [row] = await em.execute<WalletRow[]>('select id, balance from wallets where user_id = ?', [userId]);
+  const row = await sqlOf(em)
+    .selectFrom('wallets')
+    .select('balance')
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
   if (!row) throw notFound('wallet');
   return readUsd(row.balance);
 }
@@ -34,26 +36,39 @@ export async function withdraw(em: EntityManager, userId: number, amount: Cents)
   });
 }
 
-/** The conditional debit shared by withdrawals and order placement; must run inside a transaction. */
-export async function debitWallet(tx: EntityManager, userId: number, amount: Cents): Promise<WalletRow> {
+/**
+ * The conditional debit shared by withdrawals and order placement; must run inside a transaction.
+ * The balance is changed by the database in the same statement that checks it (never read, changed
+ * and written back), which is what keeps concurrent debits from overdrawing the wallet.
+ */
+export async function debitWallet(tx: EntityManager, userId: number, amount: Cents) {
   const amountText = formatUsd(amount);
-  const [wallet] = await tx.execute<WalletRow[]>(
-    `update wallets set balance = balance - ?, updated_at = now()
-      where user_id = ? and balance >= ? returning id, balance`,
-    [amountText, userId, amountText],
-  );
+  const wallet = await sqlOf(tx)
+    .updateTable('wallets')
+    .set({ balance: sql`balance - ${amountText}::numeric`, updated_at: sql`now()` })
+    .where('user_id', '=', userId)
+    .where('balance', '>=', amountText)
+    .returning(['id', 'balance'])
+    .executeTakeFirst();
   if (!wallet) {
-    const [exists] = await tx.execute<WalletRow[]>('select id from wallets where user_id = ?', [userId]);
+    const exists = await sqlOf(tx)
+      .selectFrom('wallets')
+      .select('id')
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     throw exists ? insufficientFunds() : notFound('wallet');
   }
   return wallet;
 }
 
-export async function creditWallet(tx: EntityManager, userId: number, amount: Cents): Promise<WalletRow> {
-  const [wallet] = await tx.execute<WalletRow[]>(
-    'update wallets set balance = balance + ?, updated_at = now() where user_id = ? returning id, balance',
-    [formatUsd(amount), userId],
-  );
+/** Adds to the wallet in the statement that reads it, like the debit. */
+export async function creditWallet(tx: EntityManager, userId: number, amount: Cents) {
+  const wallet = await sqlOf(tx)
+    .updateTable('wallets')
+    .set({ balance: sql`balance + ${formatUsd(amount)}::numeric`, updated_at: sql`now()` })
+    .where('user_id', '=', userId)
+    .returning(['id', 'balance'])
+    .executeTakeFirst();
   if (!wallet) throw notFound('wallet');
   return wallet;
 }
@@ -61,14 +76,12 @@ export async function creditWallet(tx: EntityManager, userId: number, amount: Ce
 export async function appendEntry(
   tx: EntityManager,
   walletId: number,
-  type: 'deposit' | 'withdrawal' | 'refund',
+  type: LedgerType,
   amount: Cents,
   orderId: number | null,
 ): Promise<void> {
-  await tx.execute('insert into transactions (wallet_id, type, amount, order_id) values (?, ?, ?, ?)', [
-    walletId,
-    type,
-    formatUsd(amount),
-    orderId,
-  ]);
+  await sqlOf(tx)
+    .insertInto('transactions')
+    .values({ wallet_id: walletId, type, amount: formatUsd(amount), order_id: orderId })
+    .execute();
 }

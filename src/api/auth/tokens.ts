@@ -3,6 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { unauthorized } from '../../domain/errors.js';
 import { findAccount } from '../../services/accounts.js';
+import {
+  revokeFamily,
+  revokeOtherFamilies,
+  storeRefreshToken,
+  useRefreshToken,
+} from '../../services/refresh-tokens.js';
 import type { Env } from '../../config/env.js';
 import { isUuid, subjectId, type AccessClaims, type RefreshClaims } from '../plugins/auth.js';
 import type { UserRole } from '../../entities/user.js';
@@ -28,12 +34,12 @@ export function createTokenService(app: FastifyInstance, env: Env) {
     familyId: string = randomUUID(),
   ): Promise<TokenPair> {
     const jti = randomUUID();
-    await em.execute('insert into refresh_tokens (id, user_id, family_id, expires_at) values (?, ?, ?, ?)', [
-      jti,
-      user.id,
+    await storeRefreshToken(em, {
+      id: jti,
+      userId: user.id,
       familyId,
-      new Date(Date.now() + env.JWT_REFRESH_TTL),
-    ]);
+      expiresAt: new Date(Date.now() + env.JWT_REFRESH_TTL),
+    });
     const access: AccessClaims = { sub: String(user.id), role: user.role, typ: 'access', fam: familyId };
     const refresh: RefreshClaims = { sub: String(user.id), typ: 'refresh', jti, fam: familyId };
     return {
@@ -58,44 +64,18 @@ export function createTokenService(app: FastifyInstance, env: Env) {
   async function rotate(em: EntityManager, token: string): Promise<TokenPair> {
     const claims = verifyRefresh(token);
     const outcome = await em.transactional(async (tx) => {
-      const [row] = await tx.execute<
-        { used_at: string | null; revoked_at: string | null; expires_at: string }[]
-      >(
-        'select used_at, revoked_at, expires_at from refresh_tokens where id = ? and user_id = ? for update',
-        [claims.jti, claims.userId],
-      );
-      if (!row || row.revoked_at || new Date(row.expires_at).getTime() <= Date.now())
-        return 'invalid' as const;
-      if (row.used_at) {
+      const use = await useRefreshToken(tx, claims.jti, claims.userId);
+      if (use === 'invalid') return 'invalid' as const;
+      if (use === 'reused') {
         await revokeFamily(tx, claims.fam);
         return 'reused' as const;
       }
-      await tx.execute('update refresh_tokens set used_at = now() where id = ?', [claims.jti]);
       const account = await findAccount(tx, claims.userId);
       if (!account) return 'invalid' as const;
       return issue(tx, account, claims.fam);
     });
     if (typeof outcome === 'string') throw invalidRefresh();
     return outcome;
-  }
-
-  async function revokeFamily(em: EntityManager, familyId: string): Promise<void> {
-    await em.execute(
-      'update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null',
-      [familyId],
-    );
-  }
-
-  /**
-   * Every session of the user but `keepFamily` (the caller's own) ends: their refresh tokens stop
-   * working at once, their access tokens expire on their own.
-   */
-  async function revokeOtherFamilies(em: EntityManager, userId: number, keepFamily?: string): Promise<void> {
-    await em.execute(
-      `update refresh_tokens set revoked_at = now()
-        where user_id = ? and revoked_at is null and family_id is distinct from ?`,
-      [userId, keepFamily ?? null],
-    );
   }
 
   /** Logout: the refresh token's family stops working at once; access tokens expire on their own. */

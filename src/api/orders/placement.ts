@@ -5,21 +5,14 @@ import {
   isGrpcServiceError,
   type Client,
 } from '@temporalio/client';
-import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
-import {
-  DomainError,
-  accountNotFound,
-  idempotencyKeyReused,
-  isErrorCode,
-  unprocessable,
-} from '../../domain/errors.js';
+import { DomainError, isErrorCode, unprocessable } from '../../domain/errors.js';
 import type { OrderInput, OrderView } from '../../domain/orders.js';
 import { fromFailure } from '../../temporal/failures.js';
 import { errorStatus } from '../plugins/error-handler.js';
 import { formatQuantity, type Units } from '../../domain/money.js';
 import { activeCrypto, findPlacedOrder } from '../../services/orders.js';
 import { findPlacementRecord, recordPlacing, type PlacementView } from '../../services/placements.js';
-import { requestHash } from '../../services/idempotency.js';
+import { reserveOrderId, storeResponse } from '../../services/idempotency.js';
 import { orderWorkflow } from '../../workflows/index.js';
 import { orderWorkflowId, placedUpdate } from '../../workflows/definitions.js';
 
@@ -47,50 +40,6 @@ export type PlacementResponse =
 
 /** What a client told 503 should wait before retrying. */
 const RETRY_AFTER_SECONDS = 5;
-
-interface Reservation {
-  orderId: number;
-  /** The response stored for this Idempotency-Key by an earlier, finished request. */
-  replay?: PlacementResponse;
-}
-
-/**
- * The order id comes from the orders sequence before anything else happens, so the workflow id is
- * known up front. With an Idempotency-Key the id is stored with the key: a retry, even a concurrent
- * one, reuses the same id and therefore the same workflow and the same debit.
- */
-async function reserveOrderId(em: EntityManager, userId: number, key: string | undefined, request: unknown) {
-  if (!key) {
-    const [row] = await em.execute<{ id: string }[]>("select nextval('orders_id_seq') as id");
-    return { orderId: Number(row!.id) } satisfies Reservation;
-  }
-  const hash = requestHash(request);
-  await em
-    .execute(
-      `insert into idempotency_keys (user_id, scope, key, request_hash, order_id)
-       values (?, 'order', ?, ?, nextval('orders_id_seq')) on conflict do nothing`,
-      [userId, key, hash],
-    )
-    .catch((error: unknown) => {
-      // The account was deleted after its token was issued.
-      throw error instanceof ForeignKeyConstraintViolationException ? accountNotFound() : error;
-    });
-  const [row] = await em.execute<
-    { request_hash: string; order_id: string; response_status: number | null; response_body: unknown }[]
-  >(
-    `select request_hash, order_id, response_status, response_body from idempotency_keys
-      where user_id = ? and scope = 'order' and key = ?`,
-    [userId, key],
-  );
-  if (!row || row.request_hash !== hash) {
-    throw idempotencyKeyReused();
-  }
-  const reservation: Reservation = { orderId: Number(row.order_id) };
-  if (row.response_status !== null && row.response_body !== null) {
-    reservation.replay = { status: row.response_status, body: row.response_body } as PlacementResponse;
-  }
-  return reservation;
-}
 
 /** The domain error a refused placement carries (the debit's refusal, through the `placed` update). */
 const refusalOf = (error: unknown): DomainError | undefined =>
@@ -126,17 +75,15 @@ export async function placeOrder(
   const crypto = request.crypto;
   await activeCrypto(em, crypto); // 400 before anything is reserved or started
   const amount = formatQuantity(request.amount);
+  // The order id comes first, so the workflow id is known up front; a retry with the same
+  // Idempotency-Key reuses it, and with it the same workflow and the same debit.
   const reservation = await reserveOrderId(em, userId, idempotencyKey, { crypto, amount });
-  if (reservation.replay) return reservation.replay;
+  if (reservation.stored) return reservation.stored as PlacementResponse;
 
   const input: OrderInput = { orderId: reservation.orderId, userId, crypto, amount };
   const response = await runPlacement(deps, em, input);
   if (idempotencyKey && response.status !== 202 && response.status !== 503) {
-    await em.execute(
-      `update idempotency_keys set response_status = ?, response_body = ?
-        where user_id = ? and scope = 'order' and key = ? and response_status is null`,
-      [response.status, JSON.stringify(response.body), userId, idempotencyKey],
-    );
+    await storeResponse(em, { userId, scope: 'order', key: idempotencyKey }, response);
   }
   return response;
 }

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import fastifyJwt from '@fastify/jwt';
 import { forbidden, unauthorized } from '../../domain/errors.js';
 import type { UserRole } from '../../entities/user.js';
+import { roleOf } from '../../services/accounts.js';
 import type { Env } from '../../config/env.js';
 
 export interface AccessClaims {
@@ -87,11 +88,9 @@ async function auth(app: FastifyInstance, { env }: { env: Env }): Promise<void> 
     const id = subjectId(claims.sub);
     if (id === undefined) throw unauthorized('a valid access token is required', 'invalid_token');
     // One primary-key lookup: a deleted account's tokens stop working at once.
-    const [user] = await request.em.execute<{ role: UserRole }[]>('select role from users where id = ?', [
-      id,
-    ]);
-    if (!user) throw unauthorized('a valid access token is required', 'invalid_token');
-    request.user = { id, role: user.role, family: isUuid(claims.fam) ? claims.fam : undefined };
+    const role = await roleOf(request.em, id);
+    if (!role) throw unauthorized('a valid access token is required', 'invalid_token');
+    request.user = { id, role, family: isUuid(claims.fam) ? claims.fam : undefined };
   });
 
   app.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => {

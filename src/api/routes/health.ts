@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../deps.js';
+import { pingDatabase } from '../../services/health.js';
 
 /** Liveness says the process answers; readiness says its dependencies do too. */
 export const healthRoutes: FastifyPluginAsync<ApiDeps> = async (app, { orm, temporal, env }) => {
@@ -15,7 +16,7 @@ export const healthRoutes: FastifyPluginAsync<ApiDeps> = async (app, { orm, temp
       }
     };
     const [postgres, temporalStatus] = await Promise.all([
-      check(() => orm.em.fork().execute('select 1')),
+      check(() => pingDatabase(orm.em.fork())),
       // Under a deadline, so gRPC gives up rather than retrying into the next probe.
       check(() =>
         temporal.withDeadline(Date.now() + env.TEMPORAL_RPC_TIMEOUT, () =>
