@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import { sqlOf } from '../db/kysely.js';
-import { formatUsd, readUsd, type Cents } from '../domain/money.js';
+import { readUsd, type Cents } from '../domain/money.js';
 import { reviewerNotAdmin } from '../domain/errors.js';
 import { findOrder, refundOrder } from './orders.js';
 import { recordAdminAction, recordRefusedReview } from './audit.js';
-import { routeFor, type Placement } from '../domain/orders.js';
+import { routeFor, stateOn, type Placement } from '../domain/orders.js';
 
 const INT_MAX = 2_147_483_647;
 
@@ -48,24 +48,27 @@ export async function approveHeldOrder(
 ): Promise<Placement> {
   const refused = await em.transactional(async (tx) => {
     if (await reviewerRefusal(tx, adminId, 'approve', orderId)) return true;
-    const updated = await sqlOf(tx)
-      .updateTable('orders')
-      .set((eb) => ({
-        state: eb
-          .case()
-          .when('total_price', '>=', formatUsd(threshold))
-          .then('pending' as const)
-          .else('aggregated' as const)
-          .end(),
-        reviewed_by: adminId,
-        reviewed_at: sql`now()`,
-        updated_at: sql`now()`,
-      }))
+    // Locked while it is decided, so a concurrent review or timeout waits and then finds it decided.
+    const held = await sqlOf(tx)
+      .selectFrom('orders')
+      .select('total_price')
       .where('id', '=', orderId)
       .where('state', '=', 'held')
+      .forUpdate()
       .executeTakeFirst();
-    if (updated.numUpdatedRows > 0n)
+    if (held) {
+      await sqlOf(tx)
+        .updateTable('orders')
+        .set({
+          state: stateOn(routeFor(readUsd(held.total_price), threshold)),
+          reviewed_by: adminId,
+          reviewed_at: sql`now()`,
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', orderId)
+        .execute();
       await recordAdminAction(tx, adminId, 'approve_order', `order:${orderId}`);
+    }
     return false;
   });
   if (refused) throw reviewerNotAdmin();
