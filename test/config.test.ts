@@ -102,3 +102,22 @@ describe('durations', () => {
     expect(() => loadEnv({ RATE_LIMIT_USER: '10/-1m' })).toThrow(/"10\/-1m" is not a limit/);
   });
 });
+
+describe('dollar settings', () => {
+  it.each(['1e3', '-1', '0', '10.001', 'ten'])(
+    'refuse %j in the service and in the simulator, naming the value',
+    (text) => {
+      expect(() => loadEnv({ AGGREGATION_THRESHOLD: text })).toThrow(
+        new RegExp(`AGGREGATION_THRESHOLD: ${JSON.stringify(text)}`),
+      );
+      const sim = simulatorEnvSchema.safeParse({ EXCHANGE_SIM_MIN_NOTIONAL: text });
+      expect(sim.success).toBe(false);
+      expect(sim.error?.issues[0]?.message).toContain(JSON.stringify(text));
+    },
+  );
+
+  it('parse exactly into cents', () => {
+    expect(loadEnv({ AGGREGATION_THRESHOLD: '12.34' }).AGGREGATION_THRESHOLD).toBe(1234n);
+    expect(simulatorEnvSchema.parse({ EXCHANGE_SIM_MIN_NOTIONAL: '5' }).EXCHANGE_SIM_MIN_NOTIONAL).toBe(500n);
+  });
+});

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { parseUsd } from '../domain/money.js';
+import { usdSetting } from './settings.js';
 import type { FraudConfig } from '../domain/fraud.js';
 import { passwordProblem } from '../domain/password-policy.js';
 
@@ -15,19 +15,6 @@ const duration = (fallback: string) =>
         return z.NEVER;
       }
       return ms;
-    });
-
-const usd = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const parsed = parseUsd(text, { max: 10n ** 15n });
-      if (!parsed.ok) {
-        ctx.addIssue({ code: 'custom', message: parsed.message });
-        return z.NEVER;
-      }
-      return parsed.value;
     });
 
 /** "N/window": at most N in each window, e.g. "5/15m". */
@@ -103,10 +90,10 @@ export const envSchema = z
     ADMIN_USERNAME: z.string().default('admin'),
     ADMIN_PASSWORD: z.string().min(8).default(DEV_ADMIN_PASSWORD),
 
-    AGGREGATION_THRESHOLD: usd('10.00'),
+    AGGREGATION_THRESHOLD: usdSetting('10.00'),
     AGGREGATION_MAX_WAIT: duration('15m'),
     /** Largest single deposit, withdrawal or order total accepted by the API. */
-    MAX_AMOUNT: usd('1000000.00'),
+    MAX_AMOUNT: usdSetting('1000000.00'),
 
     TRUST_PROXY: flag(false),
     /** The worker's /metrics (ours plus the Temporal SDK's); 0 turns it off. */
@@ -132,16 +119,16 @@ export const envSchema = z
     /** Hold a user's order once they placed this many within the window. */
     FRAUD_VELOCITY: limit('20/1m'),
     FRAUD_BALANCE_PERCENT: int(90),
-    FRAUD_BALANCE_MIN_TOTAL: usd('1000.00'),
+    FRAUD_BALANCE_MIN_TOTAL: usdSetting('1000.00'),
     FRAUD_HISTORY_MULTIPLIER: int(10),
     FRAUD_HISTORY_MIN_ORDERS: int(3),
-    FRAUD_HISTORY_MIN_TOTAL: usd('100.00'),
+    FRAUD_HISTORY_MIN_TOTAL: usdSetting('100.00'),
     FRAUD_NEW_ACCOUNT_AGE: duration('24h'),
-    FRAUD_NEW_ACCOUNT_HOLD_TOTAL: usd('500.00'),
-    FRAUD_NEW_ACCOUNT_REJECT_TOTAL: usd('5000.00'),
+    FRAUD_NEW_ACCOUNT_HOLD_TOTAL: usdSetting('500.00'),
+    FRAUD_NEW_ACCOUNT_REJECT_TOTAL: usdSetting('5000.00'),
     FRAUD_BURST_WINDOW: duration('10m'),
     FRAUD_BURST_PERCENT: int(90),
-    FRAUD_BURST_MIN_TOTAL: usd('200.00'),
+    FRAUD_BURST_MIN_TOTAL: usdSetting('200.00'),
     /** A held order nobody reviewed within this time is rejected and refunded. */
     FRAUD_REVIEW_TIMEOUT: duration('24h'),
   })

@@ -1,17 +1,9 @@
 import { z } from 'zod';
 import { parseUsd, type Cents } from '../../domain/money.js';
+import { usdSetting } from '../../config/settings.js';
 
 const rate = (fallback: number) => z.coerce.number().min(0).max(1).default(fallback);
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
-
-const usd = z.string().transform((text, ctx) => {
-  const parsed = parseUsd(text);
-  if (!parsed.ok) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" ${parsed.message}` });
-    return z.NEVER;
-  }
-  return parsed.value;
-});
 
 /** "ABAN=4.00,BTC=50000.00" → Map { ABAN → 400n, BTC → 5000000n }. */
 const priceList = z.string().transform((text, ctx) => {
@@ -38,7 +30,7 @@ const priceList = z.string().transform((text, ctx) => {
 export const simulatorEnvSchema = z.object({
   EXCHANGE_SIM_HOST: z.string().default('127.0.0.1'),
   EXCHANGE_SIM_PORT: int(8100),
-  EXCHANGE_SIM_MIN_NOTIONAL: usd.prefault('10.00'),
+  EXCHANGE_SIM_MIN_NOTIONAL: usdSetting('10.00'),
   EXCHANGE_SIM_LATENCY_MS: int(0),
   EXCHANGE_SIM_FAILURE_RATE: rate(0),
   EXCHANGE_SIM_DROP_RATE: rate(0),
