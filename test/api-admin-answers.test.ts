@@ -1,5 +1,5 @@
 import { refreshPricesWorkflow } from '../src/workflows/index.js';
-import { ADMIN, eventually, login, newUser, startApi, type TestApi } from './support/api.js';
+import { ADMIN, eventually, login, startApi, type TestApi, fundedUser, balanceOf } from './support/api.js';
 
 let api: TestApi;
 let admin: string;
@@ -14,20 +14,13 @@ beforeAll(async () => {
 });
 afterAll(async () => api?.close());
 
-async function fundedUser(amount: string) {
-  const user = await newUser(api);
-  await api.call('PATCH', 'accounts/wallet/deposit/', { token: user.access, body: { amount } });
-  return user;
-}
-const balanceOf = async (token: string) =>
-  (await api.call('GET', 'accounts/wallet/', { token })).body.balance;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('two admins deciding one held order at once', () => {
   it('the loser gets 409 order_not_held, never a 5xx, and money follows the winner', async () => {
     const rounds = 16;
     for (let round = 0; round < rounds; round++) {
-      const user = await fundedUser('100.00');
+      const user = await fundedUser(api, '100.00');
       const placed = await api.call('POST', 'orders/', {
         token: user.access,
         body: { crypto: 'ABAN', amount: 6 },
@@ -51,10 +44,10 @@ describe('two admins deciding one held order at once', () => {
           () => api.call('GET', `orders/${placed.body.id}/`, { token: user.access }),
           (r) => r.body.state === 'completed',
         );
-        expect(await balanceOf(user.access)).toBe('76.00');
+        expect(await balanceOf(api, user.access)).toBe('76.00');
       } else {
         expect(winner.body.failure_reason).toBe('rejected by review');
-        expect(await balanceOf(user.access)).toBe('100.00');
+        expect(await balanceOf(api, user.access)).toBe('100.00');
       }
     }
   });
@@ -135,7 +128,7 @@ describe('pinned prices', () => {
 
 describe('pool view', () => {
   it('ages the waiting orders at request time from the absolute times of the pool', async () => {
-    const user = await fundedUser('100.00');
+    const user = await fundedUser(api, '100.00');
     const placed = await api.call('POST', 'orders/', {
       token: user.access,
       body: { crypto: 'ETH', amount: '0.001' },

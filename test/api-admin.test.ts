@@ -1,4 +1,13 @@
-import { ADMIN, eventually, login, newUser, startApi, type TestApi } from './support/api.js';
+import {
+  ADMIN,
+  eventually,
+  login,
+  newUser,
+  startApi,
+  type TestApi,
+  fundedUser,
+  balanceOf,
+} from './support/api.js';
 
 let api: TestApi;
 let admin: string;
@@ -12,13 +21,6 @@ beforeAll(async () => {
 });
 afterAll(async () => api?.close());
 
-async function fundedUser(amount: string) {
-  const user = await newUser(api);
-  await api.call('PATCH', 'accounts/wallet/deposit/', { token: user.access, body: { amount } });
-  return user;
-}
-const balanceOf = async (token: string) =>
-  (await api.call('GET', 'accounts/wallet/', { token })).body.balance;
 const audit = (action: string) =>
   api.db.orm.em
     .fork()
@@ -48,13 +50,13 @@ describe('admin routes', () => {
 
 describe('fraud holds and review', () => {
   it('holds a large first order; an approved one completes', async () => {
-    const user = await fundedUser('100.00');
+    const user = await fundedUser(api, '100.00');
     const placed = await api.call('POST', 'orders/', {
       token: user.access,
       body: { crypto: 'ABAN', amount: 6 },
     });
     expect(placed).toMatchObject({ status: 201, body: { state: 'held', total_price: '24.00' } });
-    expect(await balanceOf(user.access)).toBe('76.00');
+    expect(await balanceOf(api, user.access)).toBe('76.00');
 
     const held = await api.call('GET', 'admin/orders/held/', { token: admin });
     expect(held.body.results).toContainEqual(
@@ -74,7 +76,7 @@ describe('fraud holds and review', () => {
   });
 
   it('a rejected hold is refunded', async () => {
-    const user = await fundedUser('100.00');
+    const user = await fundedUser(api, '100.00');
     const placed = await api.call('POST', 'orders/', {
       token: user.access,
       body: { crypto: 'ABAN', amount: 6 },
@@ -85,7 +87,7 @@ describe('fraud holds and review', () => {
       status: 200,
       body: { state: 'failed', failure_reason: 'rejected by review' },
     });
-    expect(await balanceOf(user.access)).toBe('100.00');
+    expect(await balanceOf(api, user.access)).toBe('100.00');
     const ledger = await api.call('GET', 'transactions/', { token: user.access });
     expect(ledger.body.results[0]).toMatchObject({
       type: 'refund',
@@ -96,20 +98,20 @@ describe('fraud holds and review', () => {
   });
 
   it('rejects outright what the rules refuse, moving no money but recording why', async () => {
-    const user = await fundedUser('2000.00');
+    const user = await fundedUser(api, '2000.00');
     const res = await api.call('POST', 'orders/', {
       token: user.access,
       body: { crypto: 'ABAN', amount: 300 },
     });
     expect(res).toMatchObject({ status: 422, body: { error: { code: 'order_rejected' } } });
-    expect(await balanceOf(user.access)).toBe('2000.00');
+    expect(await balanceOf(api, user.access)).toBe('2000.00');
     const [order] = (await api.call('GET', 'orders/', { token: user.access })).body.results;
     expect(order).toMatchObject({ state: 'failed', failure_reason: expect.stringContaining('rejected') });
   });
 
   it('404 for an unknown order, 409 for one not held', async () => {
     expect((await api.call('POST', 'admin/orders/987654/approve/', { token: admin })).status).toBe(404);
-    const user = await fundedUser('100.00');
+    const user = await fundedUser(api, '100.00');
     const small = await api.call('POST', 'orders/', {
       token: user.access,
       body: { crypto: 'ABAN', amount: 3 },
@@ -122,7 +124,7 @@ describe('fraud holds and review', () => {
 
 describe('admin operations', () => {
   it('shows the pools from their workflows', async () => {
-    const user = await fundedUser('100.00');
+    const user = await fundedUser(api, '100.00');
     const res = await api.call('POST', 'orders/', {
       token: user.access,
       body: { crypto: 'ETH', amount: '0.001' },
@@ -159,7 +161,7 @@ describe('admin operations', () => {
     const list = (await api.call('GET', 'exchanges/crypto-currencies/')).body;
     expect(list).toContainEqual({ name: 'ABAN', price: '5.00' });
     expect(list.map((c: { name: string }) => c.name)).not.toContain('BTC');
-    const user = await fundedUser('100.00');
+    const user = await fundedUser(api, '100.00');
     const btc = await api.call('POST', 'orders/', {
       token: user.access,
       body: { crypto: 'BTC', amount: '0.001' },

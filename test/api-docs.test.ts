@@ -3,15 +3,9 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { DOCS_CSP } from '../src/api/plugins/docs.js';
 import { docsEnabled, loadEnv } from '../src/config/env.js';
-import { ADMIN, startApi, type TestApi } from './support/api.js';
+import { ADMIN, type TestApi, apisPerFile } from './support/api.js';
 
-const opened: TestApi[] = [];
-afterAll(async () => Promise.all(opened.map((api) => api.close())));
-async function apiWith(env: Record<string, string> = {}): Promise<TestApi> {
-  const api = await startApi({ env });
-  opened.push(api);
-  return api;
-}
+const apiWith = apisPerFile();
 
 let api: TestApi;
 beforeAll(async () => {

@@ -1,15 +1,9 @@
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createApiMetrics, serveApiMetrics } from '../src/metrics/api-metrics.js';
-import { newUser, startApi, type TestApi } from './support/api.js';
+import { newUser, type TestApi, apisPerFile } from './support/api.js';
 
-const opened: TestApi[] = [];
-afterAll(async () => Promise.all(opened.map((api) => api.close())));
-async function apiWith(env: Record<string, string> = {}): Promise<TestApi> {
-  const api = await startApi({ env });
-  opened.push(api);
-  return api;
-}
+const apiWith = apisPerFile();
 
 let api: TestApi;
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { fraudConfig } from '../src/config/env.js';
 import { createHttpExchange } from '../src/exchange/http-exchange.js';
 import { createWorker } from '../src/worker/worker.js';
-import { eventually, newUser, startApi, type TestApi } from './support/api.js';
+import { eventually, startApi, type TestApi, fundedUser, balanceOf } from './support/api.js';
 import { quietRuntime, startSimulator, type Simulator } from './support/pipeline.js';
 
 // No worker polls the task queue until the test starts one: the order workflows start, but their
@@ -45,18 +45,11 @@ async function runWorker(): Promise<{ worker: Worker; stop(): Promise<void> }> {
   };
 }
 
-async function fundedUser(amount: string) {
-  const user = await newUser(api);
-  await api.call('PATCH', 'accounts/wallet/deposit/', { token: user.access, body: { amount } });
-  return user;
-}
-const balanceOf = async (token: string) =>
-  (await api.call('GET', 'accounts/wallet/', { token })).body.balance;
 const ledger = async (token: string) => (await api.call('GET', 'transactions/', { token })).body.results;
 
 it('answers 202 placing when the debit is late, then shows the order through to its outcome', async () => {
-  const buyer = await fundedUser('100.00');
-  const poor = await fundedUser('5.00');
+  const buyer = await fundedUser(api, '100.00');
+  const poor = await fundedUser(api, '5.00');
   const key = { 'idempotency-key': `placing-${Date.now()}` };
   const order = { crypto: 'ABAN', amount: '3' };
 
@@ -82,7 +75,7 @@ it('answers 202 placing when the debit is late, then shows the order through to 
   // An order the debit will refuse is accepted the same way, and nothing is charged.
   const refused = await api.call('POST', 'orders/', { token: poor.access, body: order });
   expect(refused).toMatchObject({ status: 202, body: { state: 'placing' } });
-  expect(await balanceOf(buyer.access)).toBe('100.00');
+  expect(await balanceOf(api, buyer.access)).toBe('100.00');
 
   const worker = await runWorker();
   try {
@@ -99,13 +92,13 @@ it('answers 202 placing when the debit is late, then shows the order through to 
       failure_code: 'insufficient_funds',
       failure_reason: expect.any(String),
     });
-    expect(await balanceOf(poor.access)).toBe('5.00');
+    expect(await balanceOf(api, poor.access)).toBe('5.00');
     expect((await ledger(poor.access)).map((e: { type: string }) => e.type)).toEqual(['deposit']);
 
     // The first answer after the debit is the order itself; still exactly one debit.
     const after = await api.call('POST', 'orders/', { token: buyer.access, body: order, headers: key });
     expect(after).toMatchObject({ status: 201, body: { id, state: 'completed' } });
-    expect(await balanceOf(buyer.access)).toBe('88.00');
+    expect(await balanceOf(api, buyer.access)).toBe('88.00');
     const entries = await ledger(buyer.access);
     expect(entries.filter((e: { type: string }) => e.type === 'withdrawal')).toEqual([
       expect.objectContaining({ amount: '12.00', order_id: id }),

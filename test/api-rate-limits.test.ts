@@ -1,14 +1,8 @@
 import { Redis } from 'ioredis';
 import { generate } from 'otplib';
-import { newUser, startApi, USER_PASSWORD, type TestApi } from './support/api.js';
+import { newUser, USER_PASSWORD, type TestApi, apisPerFile } from './support/api.js';
 
-const opened: TestApi[] = [];
-afterAll(async () => Promise.all(opened.map((api) => api.close())));
-async function apiWith(env: Record<string, string>): Promise<TestApi> {
-  const api = await startApi({ env });
-  opened.push(api);
-  return api;
-}
+const apiWith = apisPerFile();
 
 /** `from` is the client IP, sent as X-Forwarded-For to an API that trusts it. */
 const login = (api: TestApi, username: string, password: string, from?: string, otp?: string) =>

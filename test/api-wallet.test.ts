@@ -1,5 +1,5 @@
 import { reconcile } from '../src/services/ledger.js';
-import { newUser, startApi, type TestApi } from './support/api.js';
+import { newUser, startApi, type TestApi, balanceOf } from './support/api.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -11,8 +11,6 @@ const deposit = (token: string, amount: unknown, headers?: Record<string, string
   api.call('PATCH', 'accounts/wallet/deposit/', { token, body: { amount }, headers });
 const withdraw = (token: string, amount: unknown, headers?: Record<string, string>) =>
   api.call('POST', 'accounts/wallet/withdraw/', { token, body: { amount }, headers });
-const balanceOf = async (token: string) =>
-  (await api.call('GET', 'accounts/wallet/', { token })).body.balance;
 
 describe('deposit and withdraw', () => {
   it('moves exact amounts given as numbers or strings and records each move', async () => {
@@ -37,7 +35,7 @@ describe('deposit and withdraw', () => {
         expect(res.status).toBe(400);
         expect(res.body.error.code).toBe('validation_error');
       }
-      expect(await balanceOf(access)).toBe('50.00');
+      expect(await balanceOf(api, access)).toBe('50.00');
     },
   );
 
@@ -55,7 +53,7 @@ describe('deposit and withdraw', () => {
       body: { amount: 10, balance: '999999.00' },
     });
     expect(mass.status).toBe(400);
-    expect(await balanceOf(access)).toBe('10.00');
+    expect(await balanceOf(api, access)).toBe('10.00');
   });
 
   it('answers 422 when funds are insufficient, moving nothing', async () => {
@@ -63,7 +61,7 @@ describe('deposit and withdraw', () => {
     await deposit(access, 10);
     const res = await withdraw(access, '10.01');
     expect(res).toMatchObject({ status: 422, body: { error: { code: 'insufficient_funds' } } });
-    expect(await balanceOf(access)).toBe('10.00');
+    expect(await balanceOf(api, access)).toBe('10.00');
   });
 
   it('requires authentication', async () => {
@@ -78,7 +76,7 @@ describe('deposit and withdraw', () => {
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(10);
     expect(statuses.filter((s) => s === 422)).toHaveLength(40);
-    expect(await balanceOf(access)).toBe('0.00');
+    expect(await balanceOf(api, access)).toBe('0.00');
     expect((await reconcile(api.db.orm.em.fork())).mismatches).toEqual([]);
   });
 });
@@ -91,7 +89,7 @@ describe('Idempotency-Key on deposits', () => {
     const again = await deposit(access, '25.00', headers);
     expect(first).toMatchObject({ status: 200, body: { balance: '25.00' } });
     expect(again).toMatchObject({ status: 200, body: { balance: '25.00' } });
-    expect(await balanceOf(access)).toBe('25.00');
+    expect(await balanceOf(api, access)).toBe('25.00');
   });
 
   it('refuses the same key with a different amount with 409', async () => {
@@ -99,7 +97,7 @@ describe('Idempotency-Key on deposits', () => {
     await deposit(access, 25, { 'idempotency-key': 'dep-2' });
     const res = await deposit(access, 26, { 'idempotency-key': 'dep-2' });
     expect(res).toMatchObject({ status: 409, body: { error: { code: 'idempotency_key_reused' } } });
-    expect(await balanceOf(access)).toBe('25.00');
+    expect(await balanceOf(api, access)).toBe('25.00');
   });
 
   it('applies concurrent duplicates once', async () => {
@@ -108,7 +106,7 @@ describe('Idempotency-Key on deposits', () => {
       Array.from({ length: 10 }, () => deposit(access, 7, { 'idempotency-key': 'dep-3' })),
     );
     expect(results.every((r) => r.status === 200 && r.body.balance === '7.00')).toBe(true);
-    expect(await balanceOf(access)).toBe('7.00');
+    expect(await balanceOf(api, access)).toBe('7.00');
   });
 
   it('scopes keys per user', async () => {

@@ -1,6 +1,6 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { orderWorkflowId, reviewOrderUpdate, type Review } from '../src/workflows/definitions.js';
-import { ADMIN, login, newUser, startApi, type TestApi } from './support/api.js';
+import { ADMIN, login, newUser, startApi, type TestApi, balanceOf } from './support/api.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -19,8 +19,6 @@ const orderRow = async (orderId: number) =>
       [orderId],
     )
   )[0]!;
-const balanceOf = async (token: string) =>
-  (await api.call('GET', 'accounts/wallet/', { token })).body.balance;
 
 /** A fresh user with $100 whose $24 order is held; returns the user and the order id. */
 async function heldOrder() {
@@ -62,7 +60,7 @@ it('the review update refuses a reviewer who is not an admin in Postgres; an adm
       nonRetryable: true,
     });
     expect(await orderRow(orderId)).toEqual({ state: 'held', reviewed_by: null });
-    expect(await balanceOf(user.access)).toBe('76.00');
+    expect(await balanceOf(api, user.access)).toBe('76.00');
   }
   const refused = await sql<{ admin_id: number | null; details: Record<string, unknown> }>(
     "select admin_id, details from admin_actions where action = 'review_refused' and subject = ? order by id",
@@ -93,7 +91,7 @@ it('the review update refuses a reviewer who is not an admin in Postgres; an adm
     ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     expect(await orderRow(orderId)).toEqual({ state: 'held', reviewed_by: null });
   }
-  expect(await balanceOf(user.access)).toBe('76.00');
+  expect(await balanceOf(api, user.access)).toBe('76.00');
 
   const adminId = await userId(ADMIN.username);
   const approved = await review(orderId, 'approve', adminId);
@@ -116,13 +114,13 @@ it('an admin demoted after login is refused by the review (403); the order stays
   const res = await api.call('POST', `admin/orders/${orderId}/reject/`, { token });
   expect(res).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
   expect((await orderRow(orderId)).state).toBe('held');
-  expect(await balanceOf(user.access)).toBe('76.00');
+  expect(await balanceOf(api, user.access)).toBe('76.00');
 
   // A real admin can still decide.
   const admin = await login(api, ADMIN.username, ADMIN.password);
   const rejected = await api.call('POST', `admin/orders/${orderId}/reject/`, { token: admin });
   expect(rejected).toMatchObject({ status: 200, body: { state: 'failed' } });
-  expect(await balanceOf(user.access)).toBe('100.00');
+  expect(await balanceOf(api, user.access)).toBe('100.00');
 });
 
 // Last in this file: it changes the orders table to hold a value the code cannot read.
@@ -141,5 +139,5 @@ it('an approved order whose row cannot be read back is refunded, not retried for
   expect(result).toMatchObject({ state: 'failed' });
   expect(result.reason).toContain('not a 8-place decimal: corrupt');
   expect((await orderRow(orderId)).state).toBe('failed');
-  expect(await balanceOf(user.access)).toBe('100.00');
+  expect(await balanceOf(api, user.access)).toBe('100.00');
 });

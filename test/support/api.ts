@@ -155,6 +155,29 @@ export async function newUser(
   return { username, ...res.body };
 }
 
+/** Registers a fresh user and deposits `amount` into its wallet. */
+export async function fundedUser(api: TestApi, amount: string) {
+  const user = await newUser(api);
+  const res = await api.call('PATCH', 'accounts/wallet/deposit/', { token: user.access, body: { amount } });
+  if (res.status !== 200) throw new Error(`deposit failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return user;
+}
+
+/** The wallet balance the API shows the token's user. */
+export const balanceOf = async (api: TestApi, token: string): Promise<string> =>
+  (await api.call('GET', 'accounts/wallet/', { token })).body.balance;
+
+/** Starts APIs for one test file, each with its own settings, and closes them all after it. */
+export function apisPerFile(): (env?: Record<string, string>) => Promise<TestApi> {
+  const opened: TestApi[] = [];
+  afterAll(async () => Promise.all(opened.map((api) => api.close())));
+  return async (env = {}) => {
+    const api = await startApi({ env });
+    opened.push(api);
+    return api;
+  };
+}
+
 export async function login(api: TestApi, username: string, password: string): Promise<string> {
   const res = await api.call('POST', 'accounts/auth/login/', { body: { username, password } });
   if (res.status !== 200) throw new Error(`login failed: ${res.status}`);
