@@ -14,7 +14,7 @@ import { seed } from '../../src/services/seed.js';
 import { parseUsd } from '../../src/domain/money.js';
 import { fraudConfig } from '../../src/config/env.js';
 import type { FraudConfig } from '../../src/domain/fraud.js';
-import { ADMIN, testEnv } from './api.js';
+import { ADMIN, testEnv, useTestPasswordHashCost } from './api.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 let runtimeInstalled = false;
@@ -87,6 +87,7 @@ export interface Pipeline {
 /** Time-skipping Temporal, a worker with the real activities, a fresh Postgres database and the simulator. */
 export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
   quietRuntime();
+  useTestPasswordHashCost();
   const db = await createTestDatabase();
   await seed(db.orm.em.fork(), ADMIN);
   const sim = await startSimulator(options.simulatorEnv);
