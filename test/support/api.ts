@@ -10,6 +10,7 @@ import { createWorker } from '../../src/worker/worker.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/worker-metrics.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { quietRuntime, startSimulator, type Simulator } from './pipeline.js';
+import { workflowCode } from './workflow-bundle.js';
 
 /** The test environment follows the production rules: a strong admin password and signing key. */
 export const ADMIN = { username: 'admin', password: 'Tested-Ledger-Quartz-71' };
@@ -86,20 +87,23 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   if (sim) {
     quietRuntime();
     nativeConnection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-    worker = await createWorker({
-      connection: nativeConnection,
-      namespace: env.TEMPORAL_NAMESPACE,
-      taskQueue: env.TEMPORAL_TASK_QUEUE,
-      orm: db.orm,
-      temporal,
-      exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: env.EXCHANGE_TIMEOUT }),
-      aggregationThreshold: env.AGGREGATION_THRESHOLD,
-      aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
-      maxOrderTotal: env.MAX_AMOUNT,
-      fraud: fraudConfig(env),
-      reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
-      metrics: workerMetrics,
-    });
+    worker = await createWorker(
+      {
+        connection: nativeConnection,
+        namespace: env.TEMPORAL_NAMESPACE,
+        taskQueue: env.TEMPORAL_TASK_QUEUE,
+        orm: db.orm,
+        temporal,
+        exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: env.EXCHANGE_TIMEOUT }),
+        aggregationThreshold: env.AGGREGATION_THRESHOLD,
+        aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+        maxOrderTotal: env.MAX_AMOUNT,
+        fraud: fraudConfig(env),
+        reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
+        metrics: workerMetrics,
+      },
+      { workflowBundle: await workflowCode(), workflowsPath: undefined },
+    );
     running = worker.run();
   }
   const app = await buildApp({ env, orm: db.orm, temporal });
