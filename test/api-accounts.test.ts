@@ -1,5 +1,14 @@
 import { createHmac } from 'node:crypto';
-import { ADMIN, login, newUser, startApi, USER_PASSWORD, type TestApi } from './support/api.js';
+import {
+  ADMIN,
+  login,
+  newUser,
+  startApi,
+  USER_PASSWORD,
+  useTestPasswordHashCost,
+  type TestApi,
+} from './support/api.js';
+import { hashPassword, setPasswordHashCost } from '../src/services/accounts.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -58,6 +67,43 @@ describe('register and login', () => {
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body).toEqual(unknown.body);
+  });
+});
+
+describe('password hashes', () => {
+  const storedHash = async (username: string) => {
+    const [row] = await api.db.orm.em
+      .fork()
+      .execute<{ password_hash: string }[]>('select password_hash from users where username = ?', [username]);
+    return row!.password_hash;
+  };
+
+  it('are argon2id at the configured cost', async () => {
+    const user = await newUser(api);
+    expect(await storedHash(user.username)).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+  });
+
+  it('made at an earlier cost keep verifying after the cost changed', async () => {
+    const user = await newUser(api);
+    setPasswordHashCost({ memoryCost: 65_536, timeCost: 3, parallelism: 4 });
+    const earlier = await hashPassword(USER_PASSWORD);
+    useTestPasswordHashCost();
+    expect(earlier).toMatch(/^\$argon2id\$v=19\$m=65536,p=4,t=3\$/);
+    await api.db.orm.em
+      .fork()
+      .execute('update users set password_hash = ? where username = ?', [earlier, user.username]);
+    expect(await storedHash(user.username)).toBe(earlier);
+    expect(
+      (
+        await api.call('POST', 'accounts/auth/login/', {
+          body: { username: user.username, password: USER_PASSWORD },
+        })
+      ).status,
+    ).toBe(200);
+    const wrong = await api.call('POST', 'accounts/auth/login/', {
+      body: { username: user.username, password: 'wrong password' },
+    });
+    expect(wrong).toMatchObject({ status: 401, body: { error: { code: 'invalid_credentials' } } });
   });
 });
 

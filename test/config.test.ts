@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { envSchema, loadEnv } from '../src/config/env.js';
+import { envSchema, loadEnv, passwordHashCost } from '../src/config/env.js';
 import { simulatorEnvSchema } from '../src/exchange/simulator/config.js';
 
 const example = parseEnv(readFileSync(new URL('../.env.example', import.meta.url), 'utf8'));
@@ -66,6 +66,35 @@ describe('configuration', () => {
   it('lists both problems at once', () => {
     expect(() => loadEnv({ APP_ENV: 'production' })).toThrow(/JWT_SECRET: .*\n {2}ADMIN_PASSWORD: /);
   });
+
+  it("hashes passwords at the argon2 library's own cost by default", () => {
+    expect(passwordHashCost(loadEnv({}))).toEqual({ memoryCost: 65_536, timeCost: 3, parallelism: 4 });
+  });
+
+  it.each(['development', 'test', 'production'])(
+    "refuses a password hash cost below OWASP's minimum in %s, each setting on its own",
+    (APP_ENV) => {
+      const minimum = {
+        PASSWORD_HASH_MEMORY_KIB: '19456',
+        PASSWORD_HASH_TIME_COST: '2',
+        PASSWORD_HASH_PARALLELISM: '1',
+      };
+      expect(passwordHashCost(loadEnv({ ...strong, APP_ENV, ...minimum }))).toEqual({
+        memoryCost: 19_456,
+        timeCost: 2,
+        parallelism: 1,
+      });
+      expect(() => loadEnv({ ...strong, APP_ENV, ...minimum, PASSWORD_HASH_MEMORY_KIB: '19455' })).toThrow(
+        /PASSWORD_HASH_MEMORY_KIB: must be at least 19456/,
+      );
+      expect(() => loadEnv({ ...strong, APP_ENV, ...minimum, PASSWORD_HASH_TIME_COST: '1' })).toThrow(
+        /PASSWORD_HASH_TIME_COST: must be at least 2/,
+      );
+      expect(() => loadEnv({ ...strong, APP_ENV, ...minimum, PASSWORD_HASH_PARALLELISM: '0' })).toThrow(
+        /PASSWORD_HASH_PARALLELISM: must be at least 1/,
+      );
+    },
+  );
 
   it('keeps the published defaults working in development only', () => {
     const env = loadEnv({ APP_ENV: 'development' });

@@ -5,7 +5,7 @@ import { createActivities } from '../src/activities/index.js';
 import { fraudConfig } from '../src/config/env.js';
 import { createHttpExchange } from '../src/exchange/http-exchange.js';
 import { temporalTestServerPath } from '../tools/temporal-binaries.js';
-import { workflowsPath } from '../src/worker/worker.js';
+import { workflowCode } from './support/workflow-bundle.js';
 import { ensurePriceSchedule } from '../src/worker/schedules.js';
 import { PRICE_SCHEDULE_ID } from '../src/workflows/definitions.js';
 import { seed } from '../src/services/seed.js';
@@ -28,7 +28,7 @@ it('the refresh workflow copies the exchange prices into Postgres (time-skipping
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: 'prices',
-      workflowsPath,
+      workflowBundle: await workflowCode(),
       activities: createActivities({
         orm: db.orm,
         exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: 2_000 }),

@@ -3,7 +3,8 @@ import fp from 'fastify-plugin';
 import fastifyHelmet from '@fastify/helmet';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ApiDeps } from './deps.js';
-import { docsEnabled } from '../config/env.js';
+import { docsEnabled, passwordHashCost } from '../config/env.js';
+import { setPasswordHashCost } from '../services/accounts.js';
 import jsonBody from './json-body.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import auth from './plugins/auth.js';
@@ -60,6 +61,7 @@ const versionedApi: FastifyPluginAsync<ApiDeps> = async (api, { env, temporal })
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const { env, orm } = deps;
+  setPasswordHashCost(passwordHashCost(env));
   const app = Fastify({
     logger:
       env.LOG_LEVEL === 'silent'

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { usdSetting } from './settings.js';
 import type { FraudConfig } from '../domain/fraud.js';
-import { passwordProblem } from '../domain/password-policy.js';
+import { MIN_PASSWORD_HASH_COST, passwordProblem, type PasswordHashCost } from '../domain/password-policy.js';
 
 const duration = (fallback: string) =>
   z
@@ -89,6 +89,10 @@ export const envSchema = z
 
     ADMIN_USERNAME: z.string().default('admin'),
     ADMIN_PASSWORD: z.string().min(8).default(DEV_ADMIN_PASSWORD),
+    /** argon2id cost of new password hashes; the defaults are the library's (64 MiB, t=3, p=4). */
+    PASSWORD_HASH_MEMORY_KIB: int(65_536),
+    PASSWORD_HASH_TIME_COST: int(3),
+    PASSWORD_HASH_PARALLELISM: int(4),
 
     AGGREGATION_THRESHOLD: usdSetting('10.00'),
     AGGREGATION_MAX_WAIT: duration('15m'),
@@ -133,6 +137,17 @@ export const envSchema = z
     FRAUD_REVIEW_TIMEOUT: duration('24h'),
   })
   .superRefine((env, ctx) => {
+    // Weaker password hashes are refused everywhere, development included.
+    const cost = passwordHashCost(env);
+    for (const [name, key] of HASH_COST_VARIABLES) {
+      if (cost[key] < MIN_PASSWORD_HASH_COST[key]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `must be at least ${MIN_PASSWORD_HASH_COST[key]} (OWASP's minimum for argon2id)`,
+        });
+      }
+    }
     // Guessable or published credentials are only tolerable on a developer's machine; `test` is held
     // to the same rules, so the tests run the configuration production runs.
     if (env.APP_ENV === 'development') return;
@@ -156,6 +171,22 @@ export const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+const HASH_COST_VARIABLES = [
+  ['PASSWORD_HASH_MEMORY_KIB', 'memoryCost'],
+  ['PASSWORD_HASH_TIME_COST', 'timeCost'],
+  ['PASSWORD_HASH_PARALLELISM', 'parallelism'],
+] as const;
+
+export function passwordHashCost(
+  env: Pick<Env, 'PASSWORD_HASH_MEMORY_KIB' | 'PASSWORD_HASH_TIME_COST' | 'PASSWORD_HASH_PARALLELISM'>,
+): PasswordHashCost {
+  return {
+    memoryCost: env.PASSWORD_HASH_MEMORY_KIB,
+    timeCost: env.PASSWORD_HASH_TIME_COST,
+    parallelism: env.PASSWORD_HASH_PARALLELISM,
+  };
+}
 
 export function fraudConfig(env: Env): FraudConfig {
   return {

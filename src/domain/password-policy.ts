@@ -26,3 +26,13 @@ export function passwordProblem(password: string, username: string): string | un
     ? 'the password is too close to the username'
     : 'the password is too common or too easy to guess; a few unrelated words make a strong one';
 }
+
+/** The cost of an argon2id password hash (memory in KiB). */
+export interface PasswordHashCost {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** OWASP's minimum for argon2id: 19 MiB, two passes, one lane. Nothing cheaper is accepted. */
+export const MIN_PASSWORD_HASH_COST: PasswordHashCost = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };

@@ -1,18 +1,28 @@
-import argon2 from 'argon2';
+import argon2, { type HashOptions } from 'argon2';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import { badRequest, conflict, unauthorized } from '../domain/errors.js';
-import { passwordProblem } from '../domain/password-policy.js';
+import { passwordProblem, type PasswordHashCost } from '../domain/password-policy.js';
 import type { UserRole } from '../entities/user.js';
 import { verifyLoginCode } from './totp.js';
 import { sqlOf } from '../db/kysely.js';
 
-// argon2id with the library defaults (64 MiB, t=3, p=4), above OWASP's minimum (19 MiB, t=2, p=1).
-const HASH_OPTIONS = { type: argon2.argon2id } as const;
+// argon2id; the library defaults (64 MiB, t=3, p=4) until the process sets its configured cost.
+let hashOptions: HashOptions = { type: argon2.argon2id };
 
 /** Compared against when the username does not exist, so both paths cost one argon2 verify. */
 let dummyHash: Promise<string> | undefined;
 const dummy = () => (dummyHash ??= hashPassword('not-a-real-password'));
+
+/**
+ * The cost of hashes made from now on, for the whole process. Existing hashes keep verifying:
+ * each one carries the parameters it was made with.
+ */
+export function setPasswordHashCost(cost: PasswordHashCost): void {
+  hashOptions = { type: argon2.argon2id, ...cost };
+  // The unknown-user path must cost what a real user's verify costs.
+  dummyHash = undefined;
+}
 
 export interface AccountView {
   id: number;
@@ -20,7 +30,7 @@ export interface AccountView {
   role: UserRole;
 }
 
-export const hashPassword = (password: string) => argon2.hash(password, HASH_OPTIONS);
+export const hashPassword = (password: string) => argon2.hash(password, hashOptions);
 
 /** 400 `weak_password` unless `password` passes the password policy for `username`. */
 export function assertStrongPassword(password: string, username: string): void {

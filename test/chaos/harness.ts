@@ -26,6 +26,7 @@ import { parseDuration } from '../../src/config/duration.js';
 import { poolQuery, poolWorkflowId, type PoolView } from '../../src/workflows/definitions.js';
 import getPort from 'get-port';
 import { spawnChild, type Child, type ChildExit } from './children.js';
+import { TEST_PASSWORD_HASH_COST } from '../support/api.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const ADMIN_PASSWORD = 'chaos-admin-password';
@@ -236,6 +237,7 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     EXCHANGE_URL: simUrl,
     RATE_LIMIT_ENABLED: 'false',
     FRAUD_ENABLED: 'false',
+    ...TEST_PASSWORD_HASH_COST,
     WORKER_METRICS_PORT: String(metricsPort),
     WORKER_SDK_METRICS_PORT: String(sdkMetricsPort),
     AGGREGATION_MAX_WAIT: aggregationMaxWait,

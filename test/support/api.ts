@@ -2,13 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { buildApp } from '../../src/api/app.js';
-import { fraudConfig, loadEnv, type Env } from '../../src/config/env.js';
+import { fraudConfig, loadEnv, passwordHashCost, type Env } from '../../src/config/env.js';
+import { setPasswordHashCost } from '../../src/services/accounts.js';
 import { seed } from '../../src/services/seed.js';
 import { createHttpExchange } from '../../src/exchange/http-exchange.js';
 import { createWorker } from '../../src/worker/worker.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/worker-metrics.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { quietRuntime, startSimulator, type Simulator } from './pipeline.js';
+import { workflowCode } from './workflow-bundle.js';
 
 /** The test environment follows the production rules: a strong admin password and signing key. */
 export const ADMIN = { username: 'admin', password: 'Tested-Ledger-Quartz-71' };
@@ -32,6 +34,18 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+/** Real argon2id at OWASP's minimum cost: a quarter of the default's time, the same code paths. */
+export const TEST_PASSWORD_HASH_COST = {
+  PASSWORD_HASH_MEMORY_KIB: '19456',
+  PASSWORD_HASH_TIME_COST: '2',
+  PASSWORD_HASH_PARALLELISM: '1',
+};
+
+/** Hashes made in this process (seeds, registrations outside an app) use the test cost too. */
+export function useTestPasswordHashCost(): void {
+  setPasswordHashCost(passwordHashCost(testEnv()));
+}
+
 export function testEnv(overrides: Record<string, string> = {}): Env {
   return loadEnv({
     APP_ENV: 'test',
@@ -43,6 +57,7 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     JWT_SECRET: TEST_JWT_SECRET,
     // A loaded test machine can take longer than the default to debit; tests of 202 set it lower.
     PLACEMENT_TIMEOUT: '30s',
+    ...TEST_PASSWORD_HASH_COST,
     ...overrides,
   });
 }
@@ -58,6 +73,7 @@ export interface StartApiOptions {
 
 /** The real API on a random port, over a fresh seeded database and the run's Temporal dev server. */
 export async function startApi(options: StartApiOptions = {}): Promise<TestApi> {
+  useTestPasswordHashCost();
   const db = await createTestDatabase();
   await seed(db.orm.em.fork(), { username: ADMIN.username, password: ADMIN.password });
   const sim = options.worker ? await startSimulator(options.simulatorEnv) : undefined;
@@ -71,20 +87,23 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   if (sim) {
     quietRuntime();
     nativeConnection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-    worker = await createWorker({
-      connection: nativeConnection,
-      namespace: env.TEMPORAL_NAMESPACE,
-      taskQueue: env.TEMPORAL_TASK_QUEUE,
-      orm: db.orm,
-      temporal,
-      exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: env.EXCHANGE_TIMEOUT }),
-      aggregationThreshold: env.AGGREGATION_THRESHOLD,
-      aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
-      maxOrderTotal: env.MAX_AMOUNT,
-      fraud: fraudConfig(env),
-      reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
-      metrics: workerMetrics,
-    });
+    worker = await createWorker(
+      {
+        connection: nativeConnection,
+        namespace: env.TEMPORAL_NAMESPACE,
+        taskQueue: env.TEMPORAL_TASK_QUEUE,
+        orm: db.orm,
+        temporal,
+        exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: env.EXCHANGE_TIMEOUT }),
+        aggregationThreshold: env.AGGREGATION_THRESHOLD,
+        aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+        maxOrderTotal: env.MAX_AMOUNT,
+        fraud: fraudConfig(env),
+        reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
+        metrics: workerMetrics,
+      },
+      { workflowBundle: await workflowCode(), workflowsPath: undefined },
+    );
     running = worker.run();
   }
   const app = await buildApp({ env, orm: db.orm, temporal });

@@ -1,20 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { buildSimulator } from '../../src/exchange/simulator/server.js';
 import { loadSimulatorConfig } from '../../src/exchange/simulator/config.js';
 import { createHttpExchange } from '../../src/exchange/http-exchange.js';
 import type { Exchange } from '../../src/exchange/exchange.js';
 import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
-import { createWorker, workflowsPath } from '../../src/worker/worker.js';
+import { createWorker } from '../../src/worker/worker.js';
+import { workflowCode } from './workflow-bundle.js';
 import { register } from '../../src/services/accounts.js';
 import { deposit } from '../../src/services/wallet.js';
 import { seed } from '../../src/services/seed.js';
 import { parseUsd } from '../../src/domain/money.js';
 import { fraudConfig } from '../../src/config/env.js';
 import type { FraudConfig } from '../../src/domain/fraud.js';
-import { ADMIN, testEnv } from './api.js';
+import { ADMIN, testEnv, useTestPasswordHashCost } from './api.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 let runtimeInstalled = false;
@@ -24,15 +25,6 @@ export function quietRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   runtimeInstalled = true;
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};
 
 export interface Simulator {
   url: string;
@@ -87,6 +79,7 @@ export interface Pipeline {
 /** Time-skipping Temporal, a worker with the real activities, a fresh Postgres database and the simulator. */
 export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
   quietRuntime();
+  useTestPasswordHashCost();
   const db = await createTestDatabase();
   await seed(db.orm.em.fork(), ADMIN);
   const sim = await startSimulator(options.simulatorEnv);
@@ -96,7 +89,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   );
   const taskQueue = `pipeline-${Math.random().toString(36).slice(2, 8)}`;
   const http = createHttpExchange({ baseUrl: sim.url, timeoutMs: 2_000 });
-  const workflowBundle: WorkflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const workflowBundle = await workflowCode();
   const exchange = options.wrapExchange ? options.wrapExchange(http) : http;
   const withWorker = async <T>(fn: Promise<T> | (() => Promise<T>)): Promise<T> => {
     const worker = await createWorker(

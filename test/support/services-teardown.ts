@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { adminQuery } from '../../tools/postgres-admin.js';
 
 export async function stopServices(): Promise<void> {
@@ -6,4 +7,5 @@ export async function stopServices(): Promise<void> {
   await services.temporal.stop('SIGKILL'); // in-memory: nothing to flush
   await adminQuery(services.adminUrl, `drop database if exists ${services.template}`).catch(() => undefined);
   await services.embedded?.stop();
+  await rm(services.workflowBundle, { force: true });
 }

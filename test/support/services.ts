@@ -2,6 +2,9 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../tools/embedd
 import { migrate, openOrm } from '../../src/db/orm.js';
 import { startDevServer, type DevServer } from '../../tools/temporal-dev-server.js';
 import getPort from 'get-port';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeWorkflowBundle } from './workflow-bundle.js';
 import { adminQuery, canConnect, withDatabase } from '../../tools/postgres-admin.js';
 
 declare global {
@@ -10,6 +13,7 @@ declare global {
     temporal: DevServer;
     adminUrl: string;
     template: string;
+    workflowBundle: string;
   };
 }
 
@@ -36,10 +40,16 @@ export async function startServices(): Promise<void> {
 
   // One namespace per jest worker (JEST_WORKER_ID), so files running side by side never share a workflow id.
   const namespaces = Array.from({ length: 8 }, (_, i) => `test-${i + 1}`);
-  const temporal = await startDevServer({ port: await getPort(), namespaces });
-  globalThis.__testServices = { embedded, temporal, adminUrl, template };
+  // The workflow code is bundled once for the run while the dev server starts.
+  const workflowBundle = join(tmpdir(), `cp-workflows-${process.pid}.js`);
+  const [temporal] = await Promise.all([
+    startDevServer({ port: await getPort(), namespaces }),
+    writeWorkflowBundle(workflowBundle),
+  ]);
+  globalThis.__testServices = { embedded, temporal, adminUrl, template, workflowBundle };
   // Workers are forked after global setup, so they inherit these.
   process.env.TEST_PG_ADMIN_URL = adminUrl;
   process.env.TEST_PG_TEMPLATE = template;
   process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
+  process.env.TEST_WORKFLOW_BUNDLE = workflowBundle;
 }

@@ -1,7 +1,7 @@
-import { fileURLToPath } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { workflowCode } from './workflow-bundle.js';
 import type { Activities } from '../../src/activities/index.js';
 import type { OpenedBatch } from '../../src/services/batches.js';
 import type { Fill } from '../../src/exchange/exchange.js';
@@ -25,8 +25,6 @@ import { orderWorkflow } from '../../src/workflows/index.js';
  * workflows can see (routing by the threshold, idempotent batches, fills under the client order id)
  * and records every call, in order, for the tests to assert on.
  */
-
-export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
 
 /** USD string: orders below it are pooled, and a batch is bought for at least this much. */
 export const THRESHOLD = '10.00';
@@ -186,11 +184,12 @@ export function createStubActivities(options: StubOptions): Stubs {
 }
 
 let runtimeInstalled = false;
-/** Bundled once per test file, shared by every server it starts. */
-let bundled: Promise<WorkflowBundle> | undefined;
 
 /** The time-skipping test server (the binary `make install` puts in .tools/bin) and one workflow bundle. */
-export async function startTimeSkipping(): Promise<{ env: TestWorkflowEnvironment; bundle: WorkflowBundle }> {
+export async function startTimeSkipping(): Promise<{
+  env: TestWorkflowEnvironment;
+  bundle: WorkflowBundleOption;
+}> {
   if (!runtimeInstalled) {
     // Refused and failing activities are the point of these tests; keep the worker quiet about them.
     Runtime.install({
@@ -200,22 +199,12 @@ export async function startTimeSkipping(): Promise<{ env: TestWorkflowEnvironmen
     runtimeInstalled = true;
   }
   const path = temporalTestServerPath();
-  // Starting the server and bundling the workflows take seconds each; do both at once.
+  // Starting the server takes seconds, and so does bundling the workflows when no run's bundle exists.
   const [env, bundle] = await Promise.all([
     TestWorkflowEnvironment.createTimeSkipping(
       path ? { server: { executable: { type: 'existing-path', path } } } : {},
     ),
-    (bundled ??= bundleWorkflowCode({
-      workflowsPath,
-      logger: {
-        log() {},
-        trace() {},
-        debug() {},
-        info() {},
-        warn() {},
-        error: (m: string) => console.error(m),
-      },
-    })),
+    workflowCode(),
   ]);
   return { env, bundle };
 }
@@ -236,7 +225,7 @@ export interface StubWorker {
  */
 export async function startStubWorker(
   env: TestWorkflowEnvironment,
-  bundle: WorkflowBundle,
+  bundle: WorkflowBundleOption,
   taskQueue: string,
 ): Promise<StubWorker> {
   let current: Stubs | undefined;
