@@ -1,8 +1,5 @@
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { fraudConfig } from '../src/config/env.js';
 import { createHttpExchange } from '../src/exchange/http-exchange.js';
-import { createWorker } from '../src/worker/worker.js';
-import { eventually, startApi, type TestApi, fundedUser, balanceOf } from './support/api.js';
+import { eventually, runWorker, startApi, type TestApi, fundedUser, balanceOf } from './support/api.js';
 import { quietRuntime, startSimulator, type Simulator } from './support/pipeline.js';
 
 // No worker polls the task queue until the test starts one: the order workflows start, but their
@@ -18,32 +15,10 @@ afterAll(async () => {
   await sim?.app.close();
 });
 
-async function runWorker(): Promise<{ worker: Worker; stop(): Promise<void> }> {
+const startWorker = () => {
   quietRuntime();
-  const connection = await NativeConnection.connect({ address: api.env.TEMPORAL_ADDRESS });
-  const worker = await createWorker({
-    connection,
-    namespace: api.env.TEMPORAL_NAMESPACE,
-    taskQueue: api.env.TEMPORAL_TASK_QUEUE,
-    orm: api.db.orm,
-    temporal: api.temporal,
-    exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: 2_000 }),
-    aggregationThreshold: api.env.AGGREGATION_THRESHOLD,
-    aggregationMaxWaitMs: api.env.AGGREGATION_MAX_WAIT,
-    maxOrderTotal: api.env.MAX_AMOUNT,
-    fraud: fraudConfig(api.env),
-    reviewTimeoutMs: api.env.FRAUD_REVIEW_TIMEOUT,
-  });
-  const running = worker.run();
-  return {
-    worker,
-    async stop() {
-      worker.shutdown();
-      await running;
-      await connection.close();
-    },
-  };
-}
+  return runWorker(api, createHttpExchange({ baseUrl: sim.url, timeoutMs: 2_000 }));
+};
 
 const ledger = async (token: string) => (await api.call('GET', 'transactions/', { token })).body.results;
 
@@ -77,7 +52,7 @@ it('answers 202 placing when the debit is late, then shows the order through to 
   expect(refused).toMatchObject({ status: 202, body: { state: 'placing' } });
   expect(await balanceOf(api, buyer.access)).toBe('100.00');
 
-  const worker = await runWorker();
+  const worker = await startWorker();
   try {
     await eventually(
       () => api.call('GET', `orders/${id}/`, { token: buyer.access }),

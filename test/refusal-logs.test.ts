@@ -1,8 +1,6 @@
-import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
-import { fraudConfig } from '../src/config/env.js';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { createHttpExchange } from '../src/exchange/http-exchange.js';
-import { createWorker } from '../src/worker/worker.js';
-import { newUser, startApi, type TestApi } from './support/api.js';
+import { newUser, runWorker, startApi, type TestApi } from './support/api.js';
 
 // The worker's log, as the runtime hands it to its logger (this file installs the runtime itself).
 const entries: LogEntry[] = [];
@@ -12,27 +10,11 @@ let api: TestApi;
 let stopWorker: () => Promise<void>;
 beforeAll(async () => {
   api = await startApi();
-  const connection = await NativeConnection.connect({ address: api.env.TEMPORAL_ADDRESS });
-  const worker = await createWorker({
-    connection,
-    namespace: api.env.TEMPORAL_NAMESPACE,
-    taskQueue: api.env.TEMPORAL_TASK_QUEUE,
-    orm: api.db.orm,
-    temporal: api.temporal,
-    // Refusals never reach the exchange.
-    exchange: createHttpExchange({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 100 }),
-    aggregationThreshold: api.env.AGGREGATION_THRESHOLD,
-    aggregationMaxWaitMs: api.env.AGGREGATION_MAX_WAIT,
-    maxOrderTotal: api.env.MAX_AMOUNT,
-    fraud: fraudConfig(api.env),
-    reviewTimeoutMs: api.env.FRAUD_REVIEW_TIMEOUT,
-  });
-  const running = worker.run();
-  stopWorker = async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
-  };
+  // Refusals never reach the exchange.
+  ({ stop: stopWorker } = await runWorker(
+    api,
+    createHttpExchange({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 100 }),
+  ));
 });
 afterAll(async () => {
   await stopWorker?.();

@@ -189,10 +189,9 @@ export async function debitOrder(
       await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
     });
   } catch (error) {
-    // A refusal moved no money: it is recorded so that the order id shows what happened to it
-    // (to its buyer: a deleted account has nobody to show it to, and no row to refer to).
+    // A refusal moved no money: it is recorded so that the order id shows what happened to it.
     if (error instanceof DomainError) {
-      if (error.code !== 'account_not_found') await recordRefusal(em, input, error);
+      await recordRefusal(em, input, error);
       throw error;
     }
     // A concurrent attempt committed first; fall through to read what it wrote.

@@ -6,6 +6,7 @@ import { fraudConfig, loadEnv, passwordHashCost, type Env } from '../../src/conf
 import { setPasswordHashCost } from '../../src/services/accounts.js';
 import { seed } from '../../src/services/seed.js';
 import { createHttpExchange } from '../../src/exchange/http-exchange.js';
+import type { Exchange } from '../../src/exchange/exchange.js';
 import { createWorker } from '../../src/worker/worker.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/worker-metrics.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
@@ -172,6 +173,42 @@ export async function newUser(
   });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { username, ...res.body };
+}
+
+/**
+ * A worker for an API started without one, on its task queue, buying from `exchange`: for tests
+ * that decide when orders may be debited (no worker polls until this runs).
+ */
+export async function runWorker(
+  api: TestApi,
+  exchange: Exchange,
+): Promise<{ worker: Worker; stop(): Promise<void> }> {
+  const connection = await NativeConnection.connect({ address: api.env.TEMPORAL_ADDRESS });
+  const worker = await createWorker(
+    {
+      connection,
+      namespace: api.env.TEMPORAL_NAMESPACE,
+      taskQueue: api.env.TEMPORAL_TASK_QUEUE,
+      orm: api.db.orm,
+      temporal: api.temporal,
+      exchange,
+      aggregationThreshold: api.env.AGGREGATION_THRESHOLD,
+      aggregationMaxWaitMs: api.env.AGGREGATION_MAX_WAIT,
+      maxOrderTotal: api.env.MAX_AMOUNT,
+      fraud: fraudConfig(api.env),
+      reviewTimeoutMs: api.env.FRAUD_REVIEW_TIMEOUT,
+    },
+    { workflowBundle: await workflowCode(), workflowsPath: undefined },
+  );
+  const running = worker.run();
+  return {
+    worker,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
 }
 
 /** Registers a fresh user and deposits `amount` into its wallet. */
