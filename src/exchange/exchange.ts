@@ -1,33 +1,63 @@
 /**
  * What the rest of the system sees of the exchange. Amounts cross this boundary as decimal strings
- * (USD with 2 places, quantity with 8) and are read with the functions in domain/money.
+ * and are read with the functions in domain/money: USD amounts the service chose (a notional, a
+ * price it quotes, a minimum) have 2 places; what the exchange reports about a fill (quote spent,
+ * quantity, average price, commission) has up to 8, as exchanges keep it.
  */
-export interface PriceQuote {
+export interface MarketQuote {
   crypto: string;
+  /** The market this crypto is bought on, e.g. `BTC/USDT`. */
+  symbol: string;
+  /** Last price, USD with 2 places (rounded half up). */
   price: string;
+  /** The market's minimum order value, USD with 2 places (rounded up); `0.00` when it has none. */
+  minNotional: string;
+}
+
+/** The time before which the previous attempt of a purchase signed its request (ms since epoch). */
+export interface EarlierAttempt {
+  signedBefore: number;
 }
 
 export interface BuyRequest {
-  /** Idempotency key: the exchange executes each id at most once and replays the fill on repeat. */
+  /** Ours, never the exchange's: the order id (`order-<id>`) or the batch id. */
   clientOrderId: string;
   crypto: string;
+  /** The quote amount to spend, USD with 2 places. */
   notional: string;
+  /**
+   * Set on every retry. The exchange is first asked for `clientOrderId`; a new order is placed only
+   * once it is known that the earlier request can no longer execute.
+   */
+  retryOf?: EarlierAttempt;
 }
 
 export interface Fill {
   exchangeOrderId: string;
   clientOrderId: string;
   crypto: string;
-  notional: string;
-  price: string;
+  symbol: string;
+  /** Quote actually spent, up to 8 places. Never more than the notional asked for. */
+  quoteSpent: string;
+  /** Executed quantity of the crypto, up to 8 places, before commission. */
   quantity: string;
+  /** Average execution price, up to 8 places. */
+  averagePrice: string;
+  /** Commission charged, up to 8 places, in `commissionAsset` (e.g. `BTC`, `USDT`, `BNB`). */
+  commission: string;
+  commissionAsset: string;
 }
 
 export interface Exchange {
-  prices(): Promise<PriceQuote[]>;
+  /** Last price and minimum notional of every configured crypto's market. */
+  markets(): Promise<MarketQuote[]>;
   buy(req: BuyRequest): Promise<Fill>;
-  /** The fill the exchange recorded for a client order id, or undefined when it never bought it. */
-  findFill(clientOrderId: string): Promise<Fill | undefined>;
+  /**
+   * The fill the exchange recorded for a client order id, or undefined when it never bought it.
+   * "Never" is conclusive: the lookup waits until a request signed before `signedBefore` could no
+   * longer execute.
+   */
+  findFill(clientOrderId: string, crypto: string, earlier: EarlierAttempt): Promise<Fill | undefined>;
 }
 
 /** The exchange refused the request; retrying it unchanged will be refused again. */
