@@ -49,8 +49,11 @@ export interface Fill {
 }
 
 export interface Exchange {
-  /** Last price and minimum notional of every configured crypto's market. */
-  markets(): Promise<MarketQuote[]>;
+  /**
+   * Last price and minimum notional of each crypto's market (the cryptos the service lists, read by
+   * the caller from Postgres). A crypto the exchange has no market for is left out of the answer.
+   */
+  markets(cryptos: string[]): Promise<MarketQuote[]>;
   buy(req: BuyRequest): Promise<Fill>;
   /**
    * The fill the exchange recorded for a client order id, or undefined when it never bought it.
