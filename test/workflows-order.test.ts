@@ -28,8 +28,8 @@ let p: Pipeline;
 let failNextBuys = 0;
 beforeAll(async () => {
   const flaky = (exchange: Exchange): Exchange => ({
-    prices: () => exchange.prices(),
-    findFill: (id) => exchange.findFill(id),
+    markets: (cryptos) => exchange.markets(cryptos),
+    findFill: (id, crypto, earlier) => exchange.findFill(id, crypto, earlier),
     buy: async (request) => {
       if (failNextBuys > 0) {
         failNextBuys--;
@@ -308,7 +308,7 @@ it('a retried debit debits once', async () => {
   const activities = createActivities({
     orm: p.db.orm,
     exchange: {
-      prices: async () => [],
+      markets: async () => [],
       buy: async () => Promise.reject(new Error('unused')),
       findFill: async () => undefined,
     },

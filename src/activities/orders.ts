@@ -3,6 +3,7 @@ import { approveHeldOrder, rejectHeldOrder } from '../services/reviews.js';
 import type { Fill } from '../exchange/exchange.js';
 import { orderClientId, type OrderInput, type OrderView, type Placement } from '../domain/orders.js';
 import { countBuy, permanentFailures } from './errors.js';
+import { afterEveryAttempt, earlierAttempt } from './exchange-attempts.js';
 import { log } from '@temporalio/activity';
 import { DomainError } from '../domain/errors.js';
 import type { ActivityDeps } from './index.js';
@@ -51,13 +52,14 @@ export function createOrderActivities(deps: ActivityDeps) {
         clientOrderId: orderClientId(order.id),
         crypto: order.crypto,
         notional: order.total_price,
+        retryOf: earlierAttempt(),
       };
       return countBuy(deps, 'order', () => permanentFailures(() => exchange.buy(request)));
     },
 
     /** What the exchange bought under a client order id, if anything (undefined when it did not). */
-    async findFill(clientOrderId: string): Promise<Fill | undefined> {
-      return exchange.findFill(clientOrderId);
+    async findFill(clientOrderId: string, crypto: string): Promise<Fill | undefined> {
+      return exchange.findFill(clientOrderId, crypto, afterEveryAttempt());
     },
 
     async completeOrder(orderId: number, exchangeOrderId: string): Promise<void> {

@@ -3,6 +3,7 @@ import { formatUsd } from '../domain/money.js';
 import { completeBatch, failBatch, openBatch, type OpenedBatch } from '../services/batches.js';
 import type { Fill } from '../exchange/exchange.js';
 import { countBuy, permanentFailures } from './errors.js';
+import { earlierAttempt } from './exchange-attempts.js';
 import type { ActivityDeps } from './index.js';
 
 export function createPoolActivities(deps: ActivityDeps) {
@@ -33,7 +34,12 @@ export function createPoolActivities(deps: ActivityDeps) {
     async buyBatch(batch: Pick<OpenedBatch, 'batchId' | 'notional'>, crypto: string): Promise<Fill> {
       return countBuy(deps, 'batch', () =>
         permanentFailures(() =>
-          exchange.buy({ clientOrderId: batch.batchId, crypto, notional: batch.notional }),
+          exchange.buy({
+            clientOrderId: batch.batchId,
+            crypto,
+            notional: batch.notional,
+            retryOf: earlierAttempt(),
+          }),
         ),
       );
     },

@@ -153,7 +153,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
 
     const { order } = next;
     if (next.route === 'exchange') {
-      const bought = await purchase('order', [order], orderClientId(order.id));
+      const bought = await purchase('order', [order], orderClientId(order.id), order.crypto);
       if ('failed' in bought) {
         await db.refundOrder(order.id, bought.failed);
         return finish(undefined, { state: 'failed', reason: bought.failed });

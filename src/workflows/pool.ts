@@ -114,7 +114,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   async function buyBatch(batchId: string, orderIds: number[]): Promise<void> {
     const batch = await db.openBatch(batchId, input.crypto, orderIds);
     if (batch.orderIds.length === 0) return;
-    const bought = await purchase('batch', [batch, input.crypto], batch.batchId);
+    const bought = await purchase('batch', [batch, input.crypto], batch.batchId, input.crypto);
     let settlement: Settlement;
     if ('fill' in bought) {
       await db.completeBatch(batch.batchId, bought.fill);

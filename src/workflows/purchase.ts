@@ -17,6 +17,7 @@ export async function purchase(
   kind: 'order' | 'batch',
   args: Parameters<Activities['buyOrder']> | Parameters<Activities['buyBatch']>,
   clientOrderId: string,
+  crypto: string,
 ): Promise<Purchase> {
   try {
     const fill =
@@ -29,7 +30,7 @@ export async function purchase(
     if (error.cause instanceof ApplicationFailure && error.cause.type === 'ExchangeRejected') {
       return { failed: error.cause.message };
     }
-    const fill = await lookup.findFill(clientOrderId);
+    const fill = await lookup.findFill(clientOrderId, crypto);
     return fill ? { fill } : { failed: 'the exchange could not be reached' };
   }
 }

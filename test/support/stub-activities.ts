@@ -76,13 +76,16 @@ export function createStubActivities(options: StubOptions): Stubs {
   const fill = (clientOrderId: string, crypto: string, notional: string): Fill => {
     const existing = fills.get(clientOrderId);
     if (existing) return existing;
-    const bought = {
+    const bought: Fill = {
       exchangeOrderId: `ex-${++exchangeOrders}`,
       clientOrderId,
       crypto,
-      notional,
-      price: PRICE,
+      symbol: `${crypto}/USDT`,
+      quoteSpent: notional,
+      averagePrice: PRICE,
       quantity: notional,
+      commission: '0',
+      commissionAsset: crypto,
     };
     fills.set(clientOrderId, bought);
     return bought;
