@@ -19,6 +19,7 @@ let db: TestDatabase;
 let userId: number;
 const em = () => db.orm.em.fork();
 const run = <T>(query: string, params: unknown[] = []) => em().execute<T[]>(query, params);
+const one = async <T>(query: string, params: unknown[] = []) => (await run<T>(query, params))[0]!;
 
 const debitOptions = {
   threshold: 1000n,
@@ -41,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => db?.drop());
 
 async function placeOrder(amount: string, crypto = 'BTC'): Promise<number> {
-  const [{ id }] = await run<{ id: string }>("select nextval('orders_id_seq') as id");
+  const { id } = await one<{ id: string }>("select nextval('orders_id_seq') as id");
   const orderId = Number(id);
   await debitOrder(em(), { orderId, userId, crypto, amount }, debitOptions);
   return orderId;
@@ -184,7 +185,7 @@ describe('an order bought alone', () => {
     expect(await entriesOf(`order-${orderId}`)).toEqual([
       ['crypto_difference', 'BTC', '0.05000000', '0.00000100'],
     ]);
-    const [{ n }] = await run<{ n: string }>(
+    const { n } = await one<{ n: string }>(
       'select count(*)::text as n from exchange_purchases where order_id = ?',
       [orderId],
     );
@@ -315,7 +316,7 @@ describe('the reconciliation', () => {
   });
 
   it('finds a completed order with no recorded purchase', async () => {
-    const [{ id }] = await run<{ id: string }>(
+    const { id } = await one<{ id: string }>(
       `insert into orders (user_id, crypto_id, amount, price, total_price, state)
        select ?, id, 0.0002, 50000.00, 10.00, 'completed' from crypto_currencies where name = 'BTC'
        returning id::text`,
