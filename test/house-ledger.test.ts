@@ -7,6 +7,7 @@ import { completeOrder, debitOrder, refundOrder } from '../src/services/orders.j
 import { completeBatch, openBatch } from '../src/services/batches.js';
 import { reconcile } from '../src/services/ledger.js';
 import { currentPoolThreshold, updatePrices } from '../src/services/cryptos.js';
+import { approveHeldOrder } from '../src/services/reviews.js';
 import { createActivities } from '../src/activities/index.js';
 import { DataError } from '../src/domain/errors.js';
 import { fraudConfig, loadEnv } from '../src/config/env.js';
@@ -298,6 +299,27 @@ describe('the market minimum', () => {
     // The same order total on BTC (no higher minimum) is bought alone.
     const alone = await placeOrder('0.000248', 'BTC');
     expect((await orderState(alone))!.state).toBe('pending');
+  });
+
+  it('an approved hold of $12.40 on the 15.00 market is pooled', async () => {
+    const holding = {
+      ...debitOptions,
+      fraud: fraudConfig(loadEnv({ FRAUD_NEW_ACCOUNT_HOLD_TOTAL: '10.00' })),
+    };
+    const { id } = await one<{ id: string }>("select nextval('orders_id_seq') as id");
+    const held = await debitOrder(
+      em(),
+      { orderId: Number(id), userId, crypto: 'ETH', amount: '0.004' },
+      holding,
+    );
+    expect(held.route).toBe('review');
+    const reviewer = (await createAccount(em(), {
+      username: 'reviewer',
+      passwordHash: 'unused',
+      role: 'admin',
+    }))!;
+    const approved = await approveHeldOrder(em(), Number(id), reviewer, 1000n);
+    expect(approved).toMatchObject({ route: 'pool', order: { state: 'aggregated' } });
   });
 });
 

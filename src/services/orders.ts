@@ -127,6 +127,9 @@ function routeOf(
 ): PlacementRoute {
   if (row.state === 'held') return 'review';
   if (row.state === 'failed' && row.fraud_rule) return 'rejected';
+  // The debit chose the route with the threshold of its time; the market minimum may have moved.
+  if (row.state === 'pending') return 'exchange';
+  if (row.state === 'aggregated') return 'pool';
   return routeFor(readUsd(row.total_price), threshold);
 }
 
