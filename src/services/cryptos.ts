@@ -42,17 +42,15 @@ export async function currentPoolThreshold(
 
 /** Reads a market quote from the exchange; a malformed one is a DataError naming the crypto. */
 function readQuote(quote: MarketQuote): { crypto: string; price: string; minNotional: string } {
+  const refuse = (field: string, message: string) =>
+    new DataError(`malformed market quote for ${String(quote.crypto)}: ${field}: ${message}`);
   const price = parseUsd(quote.price);
-  const minimum = /^0(?:\.0{1,2})?$/.test(String(quote.minNotional))
-    ? ({ ok: true, value: 0n } as const)
-    : parseUsd(quote.minNotional);
-  if (!price.ok || !minimum.ok) {
-    const why = !price.ok
-      ? `price: ${price.message}`
-      : `minNotional: ${(minimum as { message: string }).message}`;
-    throw new DataError(`malformed market quote for ${String(quote.crypto)}: ${why}`);
-  }
-  return { crypto: quote.crypto, price: formatUsd(price.value), minNotional: formatUsd(minimum.value) };
+  if (!price.ok) throw refuse('price', price.message);
+  // A market without a minimum says 0.00, which parseUsd (positive amounts) refuses.
+  const minimum = /^0(?:\.0{1,2})?$/.test(String(quote.minNotional)) ? 0n : parseUsd(quote.minNotional);
+  if (typeof minimum !== 'bigint' && !minimum.ok) throw refuse('minNotional', minimum.message);
+  const minNotional = typeof minimum === 'bigint' ? minimum : minimum.value;
+  return { crypto: quote.crypto, price: formatUsd(price.value), minNotional: formatUsd(minNotional) };
 }
 
 /**
