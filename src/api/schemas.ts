@@ -4,7 +4,7 @@ import { ORDER_STATES } from '../domain/orders.js';
 import { JsonNumber } from './json-body.js';
 import { PRICE_SOURCES } from '../entities/crypto-currency.js';
 import { PLACEMENT_STATES } from '../entities/order-placement.js';
-import { HOUSE_ENTRY_KINDS } from '../domain/house.js';
+import { HOUSE_CHECKS, HOUSE_ENTRY_KINDS } from '../domain/house.js';
 
 /**
  * A positive amount given as a JSON number or a decimal string, parsed exactly into minor units.
@@ -201,13 +201,7 @@ export const reconcileSchema = z.object({
       z.object({
         purchase: z.string().meta({ description: 'Client order id: `order-<id>` or the batch id' }),
         order_id: z.number().int().nullable(),
-        check: z.enum([
-          'purchase_recorded',
-          'cash_identity',
-          'crypto_identity',
-          'quote_spent_within_asked',
-          'order_in_one_purchase',
-        ]),
+        check: z.enum(HOUSE_CHECKS),
         expected: z.string(),
         actual: z.string(),
       }),

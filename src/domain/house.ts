@@ -185,6 +185,16 @@ export function houseEntries(figures: PurchaseFigures): HouseEntryDraft[] {
   return entries;
 }
 
+/** What the reconciliation checks for every completed purchase (see README, Reconcile). */
+export const HOUSE_CHECKS = [
+  'purchase_recorded',
+  'cash_identity',
+  'crypto_identity',
+  'quote_spent_within_asked',
+  'order_in_one_purchase',
+] as const;
+export type HouseCheck = (typeof HOUSE_CHECKS)[number];
+
 /** One side of an identity: what it should be and what the records say. */
 export interface IdentityCheck {
   expected: bigint;

@@ -8,6 +8,7 @@ import {
   centsToUnits,
   cryptoIdentity,
   feeIn,
+  type HouseCheck,
   type HouseEntryKind,
   type IdentityCheck,
 } from '../domain/house.js';
@@ -103,13 +104,6 @@ export async function listHouseEntries(
   });
   return toPage(rows, limit, view, (item) => item.id);
 }
-
-export type HouseCheck =
-  | 'purchase_recorded'
-  | 'cash_identity'
-  | 'crypto_identity'
-  | 'quote_spent_within_asked'
-  | 'order_in_one_purchase';
 
 /** One failed check: which purchase (and order), which check, what it should be and what it is. */
 export interface HouseFailure {
