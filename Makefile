@@ -49,7 +49,7 @@ api: install ## Run the HTTP API on API_PORT
 exchange-sim: install ## Run the exchange simulator on EXCHANGE_SIM_PORT
 	$(RUN) exchange-sim
 
-reconcile: install ## Check that every wallet equals the sum of its ledger (exit 1 if not)
+reconcile: install ## Check wallets against the ledger and purchases against the house account (exit 1 if not)
 	$(RUN) reconcile
 
 bench: install ## Benchmarks with baselines; writes bench/results/<timestamp>.json

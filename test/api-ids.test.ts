@@ -80,6 +80,8 @@ const listRoutes: { path: string; column: 'int' | 'bigint'; token: () => string 
   { path: 'orders/', column: 'bigint', token: () => user.access },
   { path: 'transactions/', column: 'bigint', token: () => user.access },
   { path: 'admin/orders/held/', column: 'bigint', token: () => admin },
+  { path: 'admin/batches/', column: 'bigint', token: () => admin },
+  { path: 'admin/house/', column: 'bigint', token: () => admin },
   // Paged by user id, an int column.
   { path: 'admin/wallets/', column: 'int', token: () => admin },
 ];

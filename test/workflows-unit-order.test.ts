@@ -68,7 +68,12 @@ it('the placement update answers with the debited order; one at the threshold is
   expect(result).toEqual({ orderId: order.orderId, state: 'completed' });
   expect(names()).toEqual(['debitOrder', 'buyOrder', 'completeOrder']);
   expect(stubs.callsTo('buyOrder')).toEqual([[expect.objectContaining({ id: order.orderId })]]);
-  expect(stubs.callsTo('completeOrder')).toEqual([[order.orderId, 'ex-1']]);
+  expect(stubs.callsTo('completeOrder')).toEqual([
+    [
+      order.orderId,
+      expect.objectContaining({ exchangeOrderId: 'ex-1', clientOrderId: `order-${order.orderId}` }),
+    ],
+  ]);
 });
 
 it('a refused debit reaches the update caller with its code, and nothing else runs', async () => {
@@ -193,7 +198,12 @@ it('a buy whose answer was lost is found under the order id and completed, not r
   const result = await (await place(order)).handle.result();
   expect(result).toEqual({ orderId: order.orderId, state: 'completed' });
   expect(stubs.callsTo('findFill')).toEqual([[`order-${order.orderId}`]]);
-  expect(stubs.callsTo('completeOrder')).toEqual([[order.orderId, 'ex-1']]);
+  expect(stubs.callsTo('completeOrder')).toEqual([
+    [
+      order.orderId,
+      expect.objectContaining({ exchangeOrderId: 'ex-1', clientOrderId: `order-${order.orderId}` }),
+    ],
+  ]);
   expect(names()).not.toContain('refundOrder');
 });
 

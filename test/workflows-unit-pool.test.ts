@@ -162,6 +162,50 @@ it('flushes a pool after the max wait, the batch topped up to the threshold', as
   ]);
 });
 
+it('follows a threshold raised while it runs: not bought at the old one, topped up to the new one', async () => {
+  let threshold = '10.00';
+  crypto = `P${++cryptos}`;
+  stubs = createStubActivities({
+    client: env.client,
+    taskQueue,
+    maxWaitMs: 15 * 60_000,
+    threshold: () => threshold,
+  });
+  worker.use(stubs);
+  const first = await pooled('4');
+  expect(await view()).toMatchObject({ threshold: '10.00' });
+  // The market minimum rises to 15.00: the next order brings it, and $12 is no longer enough.
+  threshold = '15.00';
+  const second = await pooled('8');
+  expect(await view()).toMatchObject({ total: '12.00', threshold: '15.00', batches: 0 });
+  expect(stubs.callsTo('openBatch')).toEqual([]);
+
+  const settled = await results([first.handle, second.handle]);
+  expect(settled.map((r) => r.state)).toEqual(['completed', 'completed']);
+  expect(stubs.callsTo('buyBatch')).toEqual([
+    [expect.objectContaining({ ordersTotal: '12.00', houseTopUp: '3.00', notional: '15.00' }), crypto],
+  ]);
+});
+
+it('a fill the completion refuses for good fails the batch and refunds it, and the pool goes on', async () => {
+  const refused = 'unexpected data: malformed fill: quantity "x" is malformed';
+  setUp({
+    completeBatch: async () => {
+      throw ApplicationFailure.create({ type: 'UnexpectedData', message: refused, nonRetryable: true });
+    },
+  });
+  const orders = [await pooled('6'), await pooled('4')];
+  const settled = await results(orders.map((o) => o.handle));
+  const [batchId] = batchIds();
+  const reason = `not processed: ${refused}`;
+  expect(settled).toEqual(
+    orders.map((o) => ({ orderId: o.order.orderId, state: 'failed', batchId, reason })),
+  );
+  expect(stubs.callsTo('failBatch')).toEqual([[batchId, reason]]);
+  // The pool still runs and buys the next orders.
+  expect(await view()).toMatchObject({ total: '0.00', batches: 1 });
+});
+
 it('a batch the exchange rejects is failed, and every order hears why', async () => {
   const reason = 'exchange rejected the purchase: unknown_crypto: no such market';
   setUp({

@@ -62,8 +62,9 @@ export function createOrderActivities(deps: ActivityDeps) {
       return exchange.findFill(clientOrderId, crypto, afterEveryAttempt());
     },
 
-    async completeOrder(orderId: number, exchangeOrderId: string): Promise<void> {
-      await permanentFailures(() => completeOrder(orm.em.fork(), orderId, exchangeOrderId));
+    /** Completes the order with its fill and the house entries; a malformed fill fails for good. */
+    async completeOrder(orderId: number, fill: Fill): Promise<void> {
+      await permanentFailures(() => completeOrder(orm.em.fork(), orderId, fill));
     },
 
     async refundOrder(orderId: number, reason: string): Promise<void> {

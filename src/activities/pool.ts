@@ -4,25 +4,26 @@ import { completeBatch, failBatch, openBatch, type OpenedBatch } from '../servic
 import type { Fill } from '../exchange/exchange.js';
 import { countBuy, permanentFailures } from './errors.js';
 import { earlierAttempt } from './exchange-attempts.js';
+import { currentPoolThreshold } from '../services/cryptos.js';
 import type { ActivityDeps } from './index.js';
 
 export function createPoolActivities(deps: ActivityDeps) {
   const { orm, exchange, temporal, taskQueue } = deps;
   return {
-    /** Adds an order to its crypto's pool, starting the pool workflow if none runs (signal-with-start). */
+    /**
+     * Adds an order to its crypto's pool, starting the pool workflow if none runs (signal-with-start).
+     * The crypto's threshold now (its market minimum may have risen) travels with the order.
+     */
     async enqueueInPool(crypto: string, order: PooledOrder): Promise<void> {
+      const threshold = formatUsd(
+        await currentPoolThreshold(orm.em.fork(), crypto, deps.aggregationThreshold),
+      );
       await temporal.workflow.signalWithStart('poolWorkflow', {
         workflowId: poolWorkflowId(crypto),
         taskQueue,
-        args: [
-          {
-            crypto,
-            threshold: formatUsd(deps.aggregationThreshold),
-            maxWaitMs: deps.aggregationMaxWaitMs,
-          },
-        ],
+        args: [{ crypto, threshold, maxWaitMs: deps.aggregationMaxWaitMs }],
         signal: addToPoolSignal,
-        signalArgs: [order],
+        signalArgs: [{ ...order, threshold }],
       });
     },
 
@@ -44,8 +45,9 @@ export function createPoolActivities(deps: ActivityDeps) {
       );
     },
 
+    /** Completes the batch with its fill and the house entries; a malformed fill fails for good. */
     async completeBatch(batchId: string, fill: Fill): Promise<void> {
-      await completeBatch(orm.em.fork(), batchId, fill);
+      await permanentFailures(() => completeBatch(orm.em.fork(), batchId, fill));
     },
 
     async failBatch(batchId: string, reason: string): Promise<void> {

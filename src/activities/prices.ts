@@ -1,11 +1,15 @@
-import { updatePrices } from '../services/cryptos.js';
+import { listedCryptoNames, updatePrices } from '../services/cryptos.js';
 import type { ActivityDeps } from './index.js';
 
 export function createPriceActivities({ orm, exchange }: ActivityDeps) {
   return {
-    /** Copies the exchange's current prices onto the cryptos we list. Returns how many changed. */
+    /**
+     * Copies the exchange's current prices and minimum notionals onto the cryptos we list.
+     * Returns how many prices changed.
+     */
     async refreshPrices(): Promise<number> {
-      return updatePrices(orm.em.fork(), await exchange.prices());
+      const markets = await exchange.markets(await listedCryptoNames(orm.em.fork()));
+      return updatePrices(orm.em.fork(), markets);
     },
   };
 }

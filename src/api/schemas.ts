@@ -4,6 +4,7 @@ import { ORDER_STATES } from '../domain/orders.js';
 import { JsonNumber } from './json-body.js';
 import { PRICE_SOURCES } from '../entities/crypto-currency.js';
 import { PLACEMENT_STATES } from '../entities/order-placement.js';
+import { HOUSE_CHECKS, HOUSE_ENTRY_KINDS } from '../domain/house.js';
 
 /**
  * A positive amount given as a JSON number or a decimal string, parsed exactly into minor units.
@@ -163,12 +164,27 @@ export const cryptoAdminSchema = z.object({
     .string()
     .nullable()
     .meta({ description: 'When the refresh last copied the exchange price (ISO 8601)' }),
+  min_notional: usdOutput.meta({
+    description: 'The market minimum order value; the pooling threshold is never below it',
+  }),
 });
 export const walletAdminSchema = z.object({
   user_id: z.number().int(),
   username: z.string(),
   balance: usdOutput,
 });
+/** A signed USD value or quantity with the exchange's eight places. */
+const units8Output = z.string().meta({ description: 'Signed decimal, eight places', example: '-0.00001000' });
+
+const housePositionSchema = z.object({
+  asset: z.string(),
+  quantity: units8Output.meta({ description: 'Σ quantity of the asset the house holds (signed)' }),
+});
+const houseTotals = {
+  balance: units8Output.meta({ description: 'Σ amount of the house entries, USD (signed)' }),
+  positions: z.array(housePositionSchema),
+};
+
 export const reconcileSchema = z.object({
   wallets: z.number().int(),
   mismatches: z.array(
@@ -179,4 +195,60 @@ export const reconcileSchema = z.object({
       ledger_sum: usdOutput,
     }),
   ),
+  house: z.object({
+    purchases: z.number().int().meta({ description: 'Completed purchases checked' }),
+    failures: z.array(
+      z.object({
+        purchase: z.string().meta({ description: 'Client order id: `order-<id>` or the batch id' }),
+        order_id: z.number().int().nullable(),
+        check: z.enum(HOUSE_CHECKS),
+        expected: z.string(),
+        actual: z.string(),
+      }),
+    ),
+    ...houseTotals,
+    unvalued_fees: z
+      .array(z.object({ purchase: z.string(), asset: z.string(), quantity: units8Output }))
+      .meta({ description: 'Fees charged in an asset that is neither the crypto nor the quote' }),
+  }),
 });
+
+export const purchaseSchema = z.object({
+  id: z.number().int().meta({ description: 'Position in the list, newest highest (the cursor)' }),
+  client_order_id: z.string(),
+  kind: z.enum(['order', 'batch']).meta({ description: '`order`: bought alone; `batch`: pooled orders' }),
+  crypto: z.string(),
+  symbol: z.string(),
+  exchange_order_id: z.string(),
+  quote_asked: usdOutput,
+  house_top_up: usdOutput,
+  fill: z.object({
+    quote_spent: units8Output,
+    quantity: units8Output,
+    average_price: units8Output,
+    commission: units8Output,
+    commission_asset: z.string(),
+  }),
+  orders: z.array(
+    z.object({
+      id: z.number().int(),
+      user_id: z.number().int(),
+      amount: quantityOutput,
+      total_price: usdOutput,
+      state: z.enum(ORDER_STATES),
+    }),
+  ),
+  created_at: z.string(),
+});
+
+export const houseEntrySchema = z.object({
+  id: z.number().int(),
+  purchase: z.string(),
+  kind: z.enum(HOUSE_ENTRY_KINDS),
+  asset: z.string(),
+  amount: units8Output.meta({ description: 'USD value: + the house gains, − it pays' }),
+  quantity: units8Output.nullable().meta({ description: 'Quantity of `asset`; null for cash' }),
+  created_at: z.string(),
+});
+
+export const houseSchema = z.object({ ...houseTotals, entries: pageOf(houseEntrySchema) });

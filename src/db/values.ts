@@ -6,3 +6,7 @@ export const isoTime = (value: string | Date): string => new Date(value).toISOSt
 
 /** A bigint[] parameter as Postgres array text, so query builders cannot expand it into a list. */
 export const pgIdArray = (ids: readonly number[]): string => `{${ids.map((id) => Math.trunc(id)).join(',')}}`;
+
+/** A text[] parameter as Postgres array text, each element quoted and escaped. */
+export const pgTextArray = (values: readonly string[]): string =>
+  `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;

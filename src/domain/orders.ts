@@ -52,6 +52,13 @@ export interface Placement {
 export const routeFor = (total: Cents, threshold: Cents): PurchaseRoute =>
   total >= threshold ? 'exchange' : 'pool';
 
+/**
+ * The threshold of one crypto: the configured one, but never below its market's minimum order
+ * value, which an order bought alone (or a batch) must reach.
+ */
+export const poolThreshold = (configured: Cents, minNotional: Cents): Cents =>
+  minNotional > configured ? minNotional : configured;
+
 /** The state a debited, allowed order starts in on its route. */
 export const stateOn = (route: PurchaseRoute): OrderState =>
   route === 'exchange' ? 'pending' : 'aggregated';

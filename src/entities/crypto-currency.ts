@@ -14,8 +14,13 @@ export const CryptoCurrency = defineEntity({
     active: p.boolean().default(true),
     priceSource: p.enum(PRICE_SOURCES).columnType('varchar(16)').default('exchange'),
     priceRefreshedAt: p.datetime().nullable(),
+    /** The market's minimum order value (cents), set by the price refresh; pooling never goes below it. */
+    minNotional: p.decimal('string').precision(20).scale(2).default('0.00'),
     updatedAt: updatedAt(),
   },
-  checks: [{ name: 'crypto_currencies_price_positive', expression: 'price > 0' }],
+  checks: [
+    { name: 'crypto_currencies_price_positive', expression: 'price > 0' },
+    { name: 'crypto_currencies_min_notional_check', expression: 'min_notional >= 0' },
+  ],
 });
 export type ICryptoCurrency = InferEntity<typeof CryptoCurrency>;

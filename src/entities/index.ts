@@ -9,6 +9,8 @@ import { IdempotencyKey } from './idempotency-key.js';
 import { AdminAction } from './admin-action.js';
 import { LoginGuard } from './login-guard.js';
 import { OrderPlacement } from './order-placement.js';
+import { ExchangePurchase } from './exchange-purchase.js';
+import { HouseEntry } from './house-entry.js';
 
 export * from './user.js';
 export * from './wallet.js';
@@ -21,6 +23,8 @@ export * from './idempotency-key.js';
 export * from './admin-action.js';
 export * from './login-guard.js';
 export * from './order-placement.js';
+export * from './exchange-purchase.js';
+export * from './house-entry.js';
 
 export const entities = [
   User,
@@ -34,4 +38,6 @@ export const entities = [
   AdminAction,
   LoginGuard,
   OrderPlacement,
+  ExchangePurchase,
+  HouseEntry,
 ];

@@ -18,7 +18,6 @@ export const OrderPlacement = defineEntity({
     crypto: p.string().length(10),
     amount: p.decimal('string').precision(28).scale(8),
     state: p.enum(PLACEMENT_STATES).columnType('varchar(16)'),
-    errorStatus: p.integer().nullable(),
     errorCode: p.string().length(64).nullable(),
     reason: p.string().length(255).nullable(),
     createdAt: createdAt(),

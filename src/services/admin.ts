@@ -58,9 +58,18 @@ export interface CryptoAdminView {
   price_source: 'exchange' | 'manual';
   /** When the refresh last copied the exchange's price (null if it never has). */
   price_refreshed_at: string | null;
+  /** The market's minimum order value, copied by the refresh; the pooling threshold never goes below it. */
+  min_notional: string;
 }
 
-const CRYPTO_ADMIN_COLUMNS = ['name', 'price', 'active', 'price_source', 'price_refreshed_at'] as const;
+const CRYPTO_ADMIN_COLUMNS = [
+  'name',
+  'price',
+  'active',
+  'price_source',
+  'price_refreshed_at',
+  'min_notional',
+] as const;
 
 const toCryptoAdminView = (row: {
   name: string;
@@ -68,12 +77,14 @@ const toCryptoAdminView = (row: {
   active: boolean;
   price_source: CryptoAdminView['price_source'];
   price_refreshed_at: Date | null;
+  min_notional: string;
 }): CryptoAdminView => ({
   name: row.name,
   price: formatUsd(readUsd(row.price)),
   active: row.active,
   price_source: row.price_source,
   price_refreshed_at: row.price_refreshed_at === null ? null : isoTime(row.price_refreshed_at),
+  min_notional: formatUsd(readUsd(row.min_notional)),
 });
 
 /**
@@ -149,6 +160,9 @@ export async function listWallets(
 /** Reconciliation on an admin's request; the request itself is audited. */
 export async function auditedReconcile(em: EntityManager, adminId: number) {
   const result = await reconcile(em);
-  await recordAdminAction(em, adminId, 'reconcile', 'wallets', { mismatches: result.mismatches.length });
+  await recordAdminAction(em, adminId, 'reconcile', 'wallets', {
+    mismatches: result.mismatches.length,
+    house_failures: result.house.failures.length,
+  });
   return result;
 }

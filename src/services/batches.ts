@@ -1,7 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import { sqlOf } from '../db/kysely.js';
-import { formatUsd, readUsd, type Cents } from '../domain/money.js';
+import { formatQuantity, formatUsd, readQuantity, readUsd, sum, type Cents } from '../domain/money.js';
+import { DataError } from '../domain/errors.js';
+import { poolThreshold } from '../domain/orders.js';
+import { parseFill } from '../domain/house.js';
+import { purchaseRecorded, recordPurchase } from './purchases.js';
 import { refundOrder } from './orders.js';
 import { pgIdArray } from '../db/values.js';
 import type { Fill } from '../exchange/exchange.js';
@@ -41,7 +45,8 @@ const toOpened = (
 /**
  * Claims the given pooled orders for a new batch, in one transaction: only orders still
  * `aggregated` and in no batch are taken, so no order is ever in two batches. When they sum to
- * less than the exchange minimum the house tops the batch up to it. Idempotent by batch id.
+ * less than `minimum` (or the crypto's market minimum, if higher) the house tops the batch up to
+ * it. Idempotent by batch id.
  */
 export async function openBatch(
   em: EntityManager,
@@ -62,7 +67,7 @@ export async function openBatch(
     const claimed = await db
       .selectFrom('orders as o')
       .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
-      .select(['o.id', 'o.total_price', 'o.crypto_id'])
+      .select(['o.id', 'o.total_price', 'o.crypto_id', 'c.min_notional'])
       .where('o.id', '=', sql<number>`any(${pgIdArray(orderIds)}::bigint[])`)
       .where('c.name', '=', crypto)
       .where('o.state', '=', 'aggregated')
@@ -73,7 +78,8 @@ export async function openBatch(
     if (claimed.length === 0)
       return { batchId, orderIds: [], ordersTotal: '0.00', houseTopUp: '0.00', notional: '0.00' };
     const ordersTotal = claimed.reduce((acc, o) => acc + readUsd(o.total_price), 0n);
-    const houseTopUp = ordersTotal < minimum ? minimum - ordersTotal : 0n;
+    const floor = poolThreshold(minimum, readUsd(claimed[0]!.min_notional));
+    const houseTopUp = ordersTotal < floor ? floor - ordersTotal : 0n;
     const row = await db
       .insertInto('batches')
       .values({
@@ -96,27 +102,50 @@ export async function openBatch(
   });
 }
 
-/** Records the exchange fill and completes every order of the batch, in one transaction. */
+/**
+ * Completes every order of the batch, the batch, its exchange purchase and the house entries, in
+ * one transaction. Idempotent: a retry finds the purchase recorded and writes nothing. A malformed
+ * fill, or one for a batch that does not exist or has failed (its orders refunded), is a DataError
+ * and writes nothing.
+ */
 export async function completeBatch(em: EntityManager, batchId: string, fill: Fill): Promise<void> {
   await em.transactional(async (tx) => {
     const db = sqlOf(tx);
+    const batch = await db
+      .selectFrom('batches as b')
+      .innerJoin('crypto_currencies as c', 'c.id', 'b.crypto_id')
+      .select(['b.state', 'b.house_top_up', 'b.notional', 'b.crypto_id', 'c.name as crypto'])
+      .where('b.id', '=', batchId)
+      .forUpdate(['b'])
+      .executeTakeFirst();
+    if (!batch) throw new DataError(`a fill for batch ${batchId}, which does not exist`);
+    const parsed = parseFill(fill, { clientOrderId: batchId, crypto: batch.crypto });
+    if (batch.state === 'completed' || (await purchaseRecorded(tx, batchId))) return;
+    if (batch.state !== 'open') throw new DataError(`a fill for batch ${batchId}, which is ${batch.state}`);
     await db
       .updateTable('batches')
       .set({
         state: 'completed',
-        exchange_order_id: fill.exchangeOrderId,
-        filled_quantity: fill.quantity,
+        exchange_order_id: parsed.exchangeOrderId,
+        filled_quantity: formatQuantity(parsed.quantity),
         updated_at: sql`now()`,
       })
       .where('id', '=', batchId)
-      .where('state', '=', 'open')
       .execute();
-    await db
+    const orders = await db
       .updateTable('orders')
-      .set({ state: 'completed', exchange_order_id: fill.exchangeOrderId, updated_at: sql`now()` })
+      .set({ state: 'completed', exchange_order_id: parsed.exchangeOrderId, updated_at: sql`now()` })
       .where('batch_id', '=', batchId)
       .where('state', '=', 'aggregated')
+      .returning(['total_price', 'amount'])
       .execute();
+    await recordPurchase(tx, { batchId }, batch.crypto_id, {
+      fill: parsed,
+      ordersTotal: sum(orders.map((o) => readUsd(o.total_price))),
+      houseTopUp: readUsd(batch.house_top_up),
+      quoteAsked: readUsd(batch.notional),
+      ordersAmount: sum(orders.map((o) => readQuantity(o.amount))),
+    });
   });
 }
 

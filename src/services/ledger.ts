@@ -6,6 +6,7 @@ import { isoTime } from '../db/values.js';
 import { sqlOf } from '../db/kysely.js';
 import { sql } from 'kysely';
 import { toPage, type Page } from './pagination.js';
+import { reconcileHouse, type HouseReconciliation } from './house.js';
 
 export interface LedgerEntryView {
   id: number;
@@ -61,10 +62,19 @@ export interface ReconcileMismatch {
   ledger_sum: string;
 }
 
-/** Checks balance = sum(ledger) for every wallet; returns the wallets where it does not hold. */
-export async function reconcile(
-  em: EntityManager,
-): Promise<{ wallets: number; mismatches: ReconcileMismatch[] }> {
+export interface Reconciliation {
+  wallets: number;
+  /** Wallets whose balance is not the sum of their ledger. */
+  mismatches: ReconcileMismatch[];
+  /** The house account and every completed purchase checked against it. */
+  house: HouseReconciliation;
+}
+
+/**
+ * Checks balance = sum(ledger) for every wallet, and every completed exchange purchase against the
+ * house account (services/house.ts); returns what does not hold.
+ */
+export async function reconcile(em: EntityManager): Promise<Reconciliation> {
   const rows = await sqlOf(em)
     .selectFrom('wallets as w')
     .leftJoin('transactions as t', 't.wallet_id', 'w.id')
@@ -87,5 +97,5 @@ export async function reconcile(
       balance: formatUsd(readUsd(r.balance)),
       ledger_sum: formatUsd(readUsd(r.ledger_sum)),
     }));
-  return { wallets: rows.length, mismatches };
+  return { wallets: rows.length, mismatches, house: await reconcileHouse(em) };
 }

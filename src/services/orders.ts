@@ -1,6 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cents } from '../domain/money.js';
-import { DomainError, accountNotFound, badRequest, notFound, unprocessable } from '../domain/errors.js';
+import {
+  DataError,
+  DomainError,
+  accountNotFound,
+  badRequest,
+  notFound,
+  unprocessable,
+} from '../domain/errors.js';
+import { parseFill } from '../domain/house.js';
+import type { Fill } from '../exchange/exchange.js';
+import { purchaseRecorded, recordPurchase } from './purchases.js';
 import { recordRefusal } from './placements.js';
 import { isoTime } from '../db/values.js';
 import { sqlOf } from '../db/kysely.js';
@@ -10,6 +20,8 @@ import { appendEntry, creditWallet, debitWallet } from './wallet.js';
 import { gatherFraudFacts } from './fraud.js';
 import { assess, type FraudConfig } from '../domain/fraud.js';
 import {
+  orderClientId,
+  poolThreshold,
   routeFor,
   stateOn,
   type OrderInput,
@@ -86,19 +98,22 @@ export async function listUserOrders(
   return toPage(rows, limit, toOrderView, (item) => item.id);
 }
 
-export async function activeCrypto(em: EntityManager, name: string): Promise<{ id: number; price: Cents }> {
+export async function activeCrypto(
+  em: EntityManager,
+  name: string,
+): Promise<{ id: number; price: Cents; minNotional: Cents }> {
   const row = await sqlOf(em)
     .selectFrom('crypto_currencies')
-    .select(['id', 'price'])
+    .select(['id', 'price', 'min_notional'])
     .where('name', '=', name)
     .where('active', '=', true)
     .executeTakeFirst();
   if (!row) throw badRequest('unknown_crypto', `"${name}" is not a cryptocurrency on sale`);
-  return { id: row.id, price: readUsd(row.price) };
+  return { id: row.id, price: readUsd(row.price), minNotional: readUsd(row.min_notional) };
 }
 
 export interface DebitOptions {
-  /** Orders whose total is below this are pooled. */
+  /** Orders whose total is below this (or below the crypto's market minimum) are pooled. */
   threshold: Cents;
   /** Largest accepted order total. */
   maxTotal: Cents;
@@ -112,6 +127,9 @@ function routeOf(
 ): PlacementRoute {
   if (row.state === 'held') return 'review';
   if (row.state === 'failed' && row.fraud_rule) return 'rejected';
+  // The debit chose the route with the threshold of its time; the market minimum may have moved.
+  if (row.state === 'pending') return 'exchange';
+  if (row.state === 'aggregated') return 'pool';
   return routeFor(readUsd(row.total_price), threshold);
 }
 
@@ -161,13 +179,14 @@ export async function debitOrder(
       if (total > options.maxTotal) {
         throw badRequest('total_too_large', `the order total must not exceed ${formatUsd(options.maxTotal)}`);
       }
+      const threshold = poolThreshold(options.threshold, crypto.minNotional);
       const decision = assess(await gatherFraudFacts(tx, input.userId, total, options.fraud), options.fraud);
       const state: OrderState =
         decision.action === 'reject'
           ? 'failed'
           : decision.action === 'hold'
             ? 'held'
-            : stateOn(routeFor(total, options.threshold));
+            : stateOn(routeFor(total, threshold));
       // The order row goes first: a concurrent attempt for the same id waits on it, then finds it.
       await sqlOf(tx)
         .insertInto('orders')
@@ -217,29 +236,53 @@ async function findPlacement(
   threshold: Cents,
 ): Promise<Placement | undefined> {
   const row = await selectOrders(em)
-    .select(['o.fraud_rule', 'o.fraud_reason'])
+    .select(['o.fraud_rule', 'o.fraud_reason', 'c.min_notional'])
     .where('o.id', '=', orderId)
     .executeTakeFirst();
   if (!row) return undefined;
   return {
     order: toOrderView(row),
-    route: routeOf(row, threshold),
+    route: routeOf(row, poolThreshold(threshold, readUsd(row.min_notional))),
     rule: row.fraud_rule ?? undefined,
     reason: row.fraud_reason ?? undefined,
   };
 }
 
-export async function completeOrder(
-  em: EntityManager,
-  orderId: number,
-  exchangeOrderId: string,
-): Promise<void> {
-  await sqlOf(em)
-    .updateTable('orders')
-    .set({ state: 'completed', exchange_order_id: exchangeOrderId, updated_at: sql`now()` })
-    .where('id', '=', orderId)
-    .where('state', 'in', ['pending', 'held'])
-    .execute();
+/**
+ * Completes an order bought alone: the order, the exchange purchase and the house entries commit
+ * together. Idempotent: a retry finds the purchase recorded (or the order already completed) and
+ * writes nothing. A malformed fill, or one for an order that does not exist or can no longer be
+ * completed (failed and refunded), is a DataError: nothing is written.
+ */
+export async function completeOrder(em: EntityManager, orderId: number, fill: Fill): Promise<void> {
+  const clientOrderId = orderClientId(orderId);
+  await em.transactional(async (tx) => {
+    const order = await sqlOf(tx)
+      .selectFrom('orders as o')
+      .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
+      .select(['o.state', 'o.total_price', 'o.amount', 'o.crypto_id', 'c.name as crypto'])
+      .where('o.id', '=', orderId)
+      .forUpdate(['o'])
+      .executeTakeFirst();
+    if (!order) throw new DataError(`a fill for order ${orderId}, which does not exist`);
+    const parsed = parseFill(fill, { clientOrderId, crypto: order.crypto });
+    if (order.state === 'completed' || (await purchaseRecorded(tx, clientOrderId))) return;
+    if (order.state !== 'pending' && order.state !== 'held')
+      throw new DataError(`a fill for order ${orderId}, which is ${order.state}`);
+    const total = readUsd(order.total_price);
+    await sqlOf(tx)
+      .updateTable('orders')
+      .set({ state: 'completed', exchange_order_id: parsed.exchangeOrderId, updated_at: sql`now()` })
+      .where('id', '=', orderId)
+      .execute();
+    await recordPurchase(tx, { orderId }, order.crypto_id, {
+      fill: parsed,
+      ordersTotal: total,
+      houseTopUp: 0n,
+      quoteAsked: total,
+      ordersAmount: readQuantity(order.amount),
+    });
+  });
 }
 
 /**

@@ -29,17 +29,7 @@ export interface PlacementRefusal {
 const selectPlacements = (em: EntityManager) =>
   sqlOf(em)
     .selectFrom('order_placements')
-    .select([
-      'order_id',
-      'crypto',
-      'amount',
-      'state',
-      'error_status',
-      'error_code',
-      'reason',
-      'created_at',
-      'updated_at',
-    ]);
+    .select(['order_id', 'crypto', 'amount', 'state', 'error_code', 'reason', 'created_at', 'updated_at']);
 
 type PlacementRecord = Awaited<ReturnType<ReturnType<typeof selectPlacements>['executeTakeFirstOrThrow']>>;
 
@@ -76,7 +66,6 @@ export async function recordPlacing(em: EntityManager, input: OrderInput): Promi
 export async function recordRefusal(em: EntityManager, input: OrderInput, error: DomainError): Promise<void> {
   const refusal = {
     state: 'rejected' as const,
-    error_status: null, // the status is the API's business: it follows from the code
     error_code: error.code.slice(0, 64),
     reason: error.message.slice(0, 255),
   };

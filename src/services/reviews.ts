@@ -5,7 +5,7 @@ import { readUsd, type Cents } from '../domain/money.js';
 import { reviewerNotAdmin } from '../domain/errors.js';
 import { findOrder, refundOrder } from './orders.js';
 import { recordAdminAction, recordRefusedReview } from './audit.js';
-import { routeFor, stateOn, type Placement } from '../domain/orders.js';
+import { poolThreshold, routeFor, stateOn, type Placement } from '../domain/orders.js';
 
 const INT_MAX = 2_147_483_647;
 
@@ -50,17 +50,19 @@ export async function approveHeldOrder(
     if (await reviewerRefusal(tx, adminId, 'approve', orderId)) return true;
     // Locked while it is decided, so a concurrent review or timeout waits and then finds it decided.
     const held = await sqlOf(tx)
-      .selectFrom('orders')
-      .select('total_price')
-      .where('id', '=', orderId)
-      .where('state', '=', 'held')
-      .forUpdate()
+      .selectFrom('orders as o')
+      .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
+      .select(['o.total_price', 'c.min_notional'])
+      .where('o.id', '=', orderId)
+      .where('o.state', '=', 'held')
+      .forUpdate(['o'])
       .executeTakeFirst();
     if (held) {
+      const route = routeFor(readUsd(held.total_price), poolThreshold(threshold, readUsd(held.min_notional)));
       await sqlOf(tx)
         .updateTable('orders')
         .set({
-          state: stateOn(routeFor(readUsd(held.total_price), threshold)),
+          state: stateOn(route),
           reviewed_by: adminId,
           reviewed_at: sql`now()`,
           updated_at: sql`now()`,
@@ -73,7 +75,14 @@ export async function approveHeldOrder(
   });
   if (refused) throw reviewerNotAdmin();
   const order = (await findOrder(em, orderId))!;
-  return { order, route: routeFor(readUsd(order.total_price), threshold) };
+  // The state the approval (or an earlier one) wrote is the route.
+  const route =
+    order.state === 'pending'
+      ? 'exchange'
+      : order.state === 'aggregated'
+        ? 'pool'
+        : routeFor(readUsd(order.total_price), threshold);
+  return { order, route };
 }
 
 /**

@@ -28,6 +28,11 @@ export interface PooledOrder {
   total: string;
   /** Quantity, 8-decimal string. */
   amount: string;
+  /**
+   * The crypto's threshold when the order was enqueued (USD string): the pool follows the latest,
+   * since the market minimum can change while it runs. Absent from signals sent before it existed.
+   */
+  threshold?: string;
 }
 
 /** What the pool query answers: absolute times (ISO strings), since a query cannot read the clock. */

@@ -158,7 +158,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
         await db.refundOrder(order.id, bought.failed);
         return finish(undefined, { state: 'failed', reason: bought.failed });
       }
-      await db.completeOrder(order.id, bought.fill.exchangeOrderId);
+      await db.completeOrder(order.id, bought.fill);
       return finish(undefined, { state: 'completed' });
     }
     await db.enqueueInPool(order.crypto, {

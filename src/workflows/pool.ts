@@ -1,4 +1,6 @@
 import {
+  ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -24,12 +26,17 @@ import { purchase } from './purchase.js';
 
 const db = proxyActivities<Activities>(dbActivity);
 
+type Fill = Parameters<Activities['completeBatch']>[1];
+
 /** How many settled order ids are remembered across continue-as-new to drop late duplicate signals. */
 const REMEMBERED_SETTLED = 1_000;
 
 export interface PoolInput {
   crypto: string;
-  /** The exchange minimum, USD string: the pool is bought once it holds this much. */
+  /**
+   * The crypto's threshold (USD string): the pool is bought once it holds this much. Each enqueued
+   * order brings the current one, which replaces it.
+   */
   threshold: string;
   /** A pool older than this is bought anyway, the house paying up to the minimum. */
   maxWaitMs: number;
@@ -48,7 +55,7 @@ export interface PoolInput {
  * Temporal suggests it, carrying every pending order.
  */
 export async function poolWorkflow(input: PoolInput): Promise<void> {
-  const threshold = readUsd(input.threshold);
+  let threshold = readUsd(input.threshold);
   const pending = new Map((input.pending ?? []).map((o) => [o.orderId, o]));
   const settled = new Set(input.settled ?? []);
   let batches = input.batches ?? 0;
@@ -60,7 +67,8 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     workflowInfo().continueAsNewSuggested ||
     (input.historyLimit !== undefined && workflowInfo().historyLength > input.historyLimit);
 
-  setHandler(addToPoolSignal, (order) => {
+  setHandler(addToPoolSignal, ({ threshold: current, ...order }) => {
+    if (current !== undefined) threshold = readUsd(current);
     if (pending.has(order.orderId) || settled.has(order.orderId)) return;
     pending.set(order.orderId, { ...order, addedAt: Date.now() });
   });
@@ -71,7 +79,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     return {
       crypto: input.crypto,
       total: formatUsd(total()),
-      threshold: input.threshold,
+      threshold: formatUsd(threshold),
       orders: [...pending.values()].map(({ addedAt, ...o }) => ({
         ...o,
         added_at: new Date(addedAt).toISOString(),
@@ -104,6 +112,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
       await condition(allHandlersFinished);
       await continueAsNew<typeof poolWorkflow>({
         ...input,
+        threshold: formatUsd(threshold),
         pending: [...pending.values()],
         settled: [...settled].slice(-REMEMBERED_SETTLED),
         batches,
@@ -116,12 +125,12 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     if (batch.orderIds.length === 0) return;
     const bought = await purchase('batch', [batch, input.crypto], batch.batchId, input.crypto);
     let settlement: Settlement;
-    if ('fill' in bought) {
-      await db.completeBatch(batch.batchId, bought.fill);
+    const failed = 'fill' in bought ? await completed(batch.batchId, bought.fill) : bought.failed;
+    if (failed === undefined) {
       settlement = { state: 'completed', batchId };
     } else {
-      await db.failBatch(batch.batchId, bought.failed);
-      settlement = { state: 'failed', batchId, reason: bought.failed };
+      await db.failBatch(batch.batchId, failed);
+      settlement = { state: 'failed', batchId, reason: failed };
     }
     await Promise.all(
       batch.orderIds.map((id) =>
@@ -131,5 +140,20 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
           .catch(() => undefined),
       ),
     );
+  }
+
+  /**
+   * Completes the batch; undefined when done, else why it could not be (a fill the completion
+   * refuses for good, e.g. malformed): the batch is then failed and refunded, not left waiting.
+   */
+  async function completed(batchId: string, fill: Fill): Promise<string | undefined> {
+    try {
+      await db.completeBatch(batchId, fill);
+      return undefined;
+    } catch (error) {
+      const cause = error instanceof ActivityFailure ? error.cause : undefined;
+      if (!(cause instanceof ApplicationFailure && cause.nonRetryable)) throw error;
+      return `not processed: ${cause.message}`;
+    }
   }
 }

@@ -44,6 +44,8 @@ export interface StubOptions {
   reviewTimeoutMs?: number;
   /** Replaces single activities, e.g. to refuse a debit or fail a buy. */
   overrides?: Partial<Activities>;
+  /** The threshold now (a market minimum can raise it while a pool runs); THRESHOLD by default. */
+  threshold?: () => string;
 }
 
 export interface Stubs {
@@ -60,7 +62,7 @@ export interface Stubs {
 export const refusal = (code: ErrorCode, message: string) => toFailure(new DomainError(code, message));
 
 export function createStubActivities(options: StubOptions): Stubs {
-  const threshold = readUsd(THRESHOLD);
+  const thresholdNow = () => readUsd(options.threshold?.() ?? THRESHOLD);
   const orders = new Map<number, OrderView>();
   const batches = new Map<string, OpenedBatch>();
   const batchOf = new Map<number, string>();
@@ -72,7 +74,7 @@ export function createStubActivities(options: StubOptions): Stubs {
     orders.set(id, order);
     return order;
   };
-  const route = (order: OrderView) => (readUsd(order.total_price) >= threshold ? 'exchange' : 'pool');
+  const route = (order: OrderView) => (readUsd(order.total_price) >= thresholdNow() ? 'exchange' : 'pool');
   const fill = (clientOrderId: string, crypto: string, notional: string): Fill => {
     const existing = fills.get(clientOrderId);
     if (existing) return existing;
@@ -82,8 +84,8 @@ export function createStubActivities(options: StubOptions): Stubs {
       crypto,
       symbol: `${crypto}/USDT`,
       quoteSpent: notional,
-      averagePrice: PRICE,
       quantity: notional,
+      averagePrice: PRICE,
       commission: '0',
       commissionAsset: crypto,
     };
@@ -101,7 +103,7 @@ export function createStubActivities(options: StubOptions): Stubs {
         amount: input.amount,
         price: PRICE,
         total_price: total,
-        state: readUsd(total) >= threshold ? 'pending' : 'aggregated',
+        state: readUsd(total) >= thresholdNow() ? 'pending' : 'aggregated',
         batch_id: null,
         failure_reason: null,
         created_at: now,
@@ -131,12 +133,13 @@ export function createStubActivities(options: StubOptions): Stubs {
       view(orderId, { state: 'failed', failure_reason: reason });
     },
     async enqueueInPool(crypto: string, order: PooledOrder) {
+      const threshold = formatUsd(thresholdNow());
       await options.client.workflow.signalWithStart('poolWorkflow', {
         workflowId: poolWorkflowId(crypto),
         taskQueue: options.taskQueue,
-        args: [{ crypto, threshold: THRESHOLD, maxWaitMs: options.maxWaitMs ?? 15 * 60_000 }],
+        args: [{ crypto, threshold, maxWaitMs: options.maxWaitMs ?? 15 * 60_000 }],
         signal: addToPoolSignal,
-        signalArgs: [order],
+        signalArgs: [{ ...order, threshold }],
       });
     },
     async openBatch(batchId, _crypto, orderIds) {
@@ -145,7 +148,8 @@ export function createStubActivities(options: StubOptions): Stubs {
       if (opened) return opened;
       const ids = orderIds.filter((id) => !batchOf.has(id));
       const ordersTotal = sum(ids.map((id) => readUsd(orders.get(id)?.total_price ?? '0.00')));
-      const houseTopUp = ids.length > 0 && ordersTotal < threshold ? threshold - ordersTotal : 0n;
+      const minimum = thresholdNow();
+      const houseTopUp = ids.length > 0 && ordersTotal < minimum ? minimum - ordersTotal : 0n;
       const batch = {
         batchId,
         orderIds: ids,

@@ -21,18 +21,23 @@ import {
   cryptoAdminSchema,
   errorSchema,
   heldOrderSchema,
+  houseSchema,
   idParams,
   orderSchema,
   pageOf,
   pageQuery,
   poolSchema,
+  purchaseSchema,
   reconcileSchema,
   usdInput,
   walletAdminSchema,
 } from '../schemas.js';
 import type { Env } from '../../config/env.js';
 import { emptyPool, poolAges } from '../pools.js';
-import { formatUsd } from '../../domain/money.js';
+import { listPurchases } from '../../services/purchases.js';
+import { houseSummary, listHouseEntries } from '../../services/house.js';
+import { formatUsd, readUsd } from '../../domain/money.js';
+import { poolThreshold } from '../../domain/orders.js';
 
 export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> = async (
   app,
@@ -115,12 +120,13 @@ export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> 
     async (request) => {
       const cryptos = await listCryptos(request.em);
       return Promise.all(
-        cryptos.map(async ({ name }) => {
+        cryptos.map(async ({ name, min_notional }) => {
           try {
             return poolAges(await temporal.workflow.getHandle(poolWorkflowId(name)).query(poolQuery));
           } catch {
             // No pool workflow yet: nothing has been pooled for this crypto.
-            return emptyPool(name, formatUsd(env.AGGREGATION_THRESHOLD));
+            const threshold = poolThreshold(env.AGGREGATION_THRESHOLD, readUsd(min_notional));
+            return emptyPool(name, formatUsd(threshold));
           }
         }),
       );
@@ -174,11 +180,48 @@ export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> 
       schema: {
         tags,
         security,
-        summary: 'Check that every wallet equals the sum of its ledger',
+        summary: 'Check every wallet against its ledger and every purchase against the house account',
         response: { 200: reconcileSchema, ...denied },
       },
     },
     async (request) => auditedReconcile(request.em, request.user.id),
+  );
+
+  app.get(
+    '/admin/batches/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'Every exchange purchase (an order bought alone or a batch), newest first',
+        description: 'Each with the fill the exchange reported and the orders it bought.',
+        // The cursor is a purchase's `id` (a bigint sequence).
+        querystring: pageQuery('bigint'),
+        response: { 200: pageOf(purchaseSchema), 400: errorSchema, ...denied },
+      },
+    },
+    async (request) => listPurchases(request.em, request.query.limit, request.query.cursor),
+  );
+
+  app.get(
+    '/admin/house/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'The house account: balance, position per asset, and its entries newest first',
+        description:
+          'What each purchase cost or left the house: top-ups, unspent quote, fees and the difference between the quantity filled and the quantity the users received.',
+        querystring: pageQuery('bigint'),
+        response: { 200: houseSchema, 400: errorSchema, ...denied },
+      },
+    },
+    async (request) => ({
+      ...(await houseSummary(request.em)),
+      entries: await listHouseEntries(request.em, request.query.limit, request.query.cursor),
+    }),
   );
 
   app.get(
