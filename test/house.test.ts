@@ -41,6 +41,7 @@ describe('parseFill', () => {
   it('reads the exchange decimals into 1e-8 units and the quote asset from the symbol', () => {
     const fill = parseFill(fillText(), expected);
     expect(fill).toMatchObject({
+      baseAsset: 'BTC',
       quoteAsset: 'USDT',
       quoteSpent: 1_199_950_000n,
       quantity: 24_000n,
@@ -62,7 +63,6 @@ describe('parseFill', () => {
     ['averagePrice', { averagePrice: 'NaN' }],
     ['commission', { commission: '' }],
     ['symbol', { symbol: 'BTCUSDT' }],
-    ['symbol', { symbol: 'ETH/USDT' }],
     ['clientOrderId', { clientOrderId: 'order-8' }],
     ['crypto', { crypto: 'ETH' }],
     ['commissionAsset', { commissionAsset: '' }],

@@ -62,7 +62,9 @@ export interface ParsedFill {
   clientOrderId: string;
   crypto: string;
   symbol: string;
-  /** The quote asset of the market, from its symbol (`BTC/USDT` → `USDT`). */
+  /** The market's assets, from its symbol (`BTC/USDT` → `BTC`, `USDT`): the base may be named
+   * differently from the crypto when EXCHANGE_MARKETS maps it (e.g. BTC → `XBT/USD`). */
+  baseAsset: string;
   quoteAsset: string;
   quoteSpent: Units8;
   quantity: Units8;
@@ -102,6 +104,7 @@ export function parseFill(fill: FillText, expected: { clientOrderId: string; cry
     clientOrderId,
     crypto,
     symbol,
+    baseAsset: SYMBOL.exec(symbol)?.[1] ?? '',
     quoteAsset: SYMBOL.exec(symbol)?.[2] ?? '',
     quoteSpent: amount('quoteSpent'),
     quantity: amount('quantity'),
@@ -112,8 +115,6 @@ export function parseFill(fill: FillText, expected: { clientOrderId: string; cry
   if (clientOrderId && clientOrderId !== expected.clientOrderId)
     problems.push(`clientOrderId ${clientOrderId} is not ${expected.clientOrderId}`);
   if (crypto && crypto !== expected.crypto) problems.push(`crypto ${crypto} is not ${expected.crypto}`);
-  if (symbol && SYMBOL.exec(symbol)?.[1] !== expected.crypto)
-    problems.push(`symbol ${symbol} is not a market of ${expected.crypto}`);
   if (problems.length > 0) throw new DataError(`malformed fill: ${problems.join('; ')}`);
   return parsed;
 }
@@ -121,8 +122,8 @@ export function parseFill(fill: FillText, expected: { clientOrderId: string; cry
 /** Where a purchase's commission was charged. */
 export type FeeIn = 'crypto' | 'quote' | 'other';
 
-export const feeIn = (fill: Pick<ParsedFill, 'crypto' | 'quoteAsset' | 'commissionAsset'>): FeeIn =>
-  fill.commissionAsset === fill.crypto
+export const feeIn = (fill: Pick<ParsedFill, 'baseAsset' | 'quoteAsset' | 'commissionAsset'>): FeeIn =>
+  fill.commissionAsset === fill.baseAsset
     ? 'crypto'
     : fill.commissionAsset === fill.quoteAsset
       ? 'quote'
@@ -169,7 +170,9 @@ export function houseEntries(figures: PurchaseFigures): HouseEntryDraft[] {
     else
       entries.push({
         kind: 'fee',
-        asset: fill.commissionAsset,
+        // Booked under the crypto's own name when charged in the market's base asset, so the
+        // house's position per crypto adds up whatever the exchange calls it.
+        asset: where === 'crypto' ? fill.crypto : fill.commissionAsset,
         amount: where === 'crypto' ? -valueAt(fill.commission, fill.averagePrice) : 0n,
         quantity: -fill.commission,
       });

@@ -192,9 +192,10 @@ function checkPurchase(row: PurchaseRow): HouseFailure[] {
   const quoteSpent = readQuantity(row.quote_spent!);
   const quantity = readQuantity(row.quantity!);
   const commission = readQuantity(row.commission!);
+  const [baseAsset = '', quoteAsset = ''] = row.symbol!.split('/');
   const where = feeIn({
-    crypto: row.crypto,
-    quoteAsset: row.symbol!.split('/')[1] ?? '',
+    baseAsset,
+    quoteAsset,
     commissionAsset: row.commission_asset!,
   });
   const asked = centsToUnits(readUsd(row.quote_asked!));
