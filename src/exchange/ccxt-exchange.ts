@@ -109,7 +109,7 @@ function overrideUrl(client: CcxtClient, base: string): void {
 /** A decimal the exchange reported (as a ccxt float) in cents, rounded as asked; undefined if none. */
 function cents(value: number | undefined, rounding: 'up' | 'half-up'): bigint | undefined {
   if (value === undefined || value === null) return undefined;
-  const text = ccxt.Exchange.prototype.numberToString(value);
+  const text = ccxt.functions.numberToString(value);
   return text === undefined ? undefined : roundDecimal(text, USD_DECIMALS, rounding);
 }
 

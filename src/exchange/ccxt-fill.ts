@@ -28,7 +28,7 @@ const FINISHED = new Set(['closed', 'canceled', 'expired', 'rejected']);
  * arithmetic touches the float.
  */
 function exact(value: number | string | undefined, rounding: Rounding, what: string): bigint {
-  const text = value === undefined ? undefined : ccxt.Exchange.prototype.numberToString(value);
+  const text = value === undefined ? undefined : ccxt.functions.numberToString(value);
   const units = text === undefined ? undefined : roundDecimal(text, QUANTITY_DECIMALS, rounding);
   if (units === undefined)
     throw new ExchangeUnavailableError(`exchange reported ${what} as ${String(value)}`);
@@ -45,7 +45,7 @@ function commissionOf(order: Order, trades: Trade[], quote: string): { amount: b
     if (fee?.cost === undefined) continue;
     const asset = fee.currency ?? quote;
     // Each part is kept at 18 places and the sum rounded up once, never under-counting the cost.
-    const text = ccxt.Exchange.prototype.numberToString(fee.cost);
+    const text = ccxt.functions.numberToString(fee.cost);
     const amount = text === undefined ? undefined : roundDecimal(text, 18, 'up');
     if (amount === undefined) {
       throw new ExchangeUnavailableError(`exchange reported a commission of ${String(fee.cost)}`);

@@ -4,6 +4,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { buildSimulator } from '../../src/exchange/simulator/server.js';
 import { loadSimulatorConfig } from '../../src/exchange/simulator/config.js';
+import type { ExecutedOrder } from '../../src/exchange/simulator/state.js';
 import {
   createCcxtExchange,
   type CcxtExchange,
@@ -35,7 +36,8 @@ export interface Simulator {
   url: string;
   app: FastifyInstance;
   setFaults(faults: { failure_rate?: number; drop_rate?: number; latency_ms?: number }): Promise<void>;
-  fills(): Promise<{ client_order_id: string; notional: string; crypto: string }[]>;
+  /** Every order the simulator executed (`GET /admin/orders`): the witness of what was bought. */
+  fills(): Promise<ExecutedOrder[]>;
 }
 
 /** The exchange simulator on a random loopback port. */
@@ -54,9 +56,7 @@ export async function startSimulator(env: Record<string, string> = {}): Promise<
       if (!res.ok) throw new Error(`faults: ${res.status}`);
     },
     async fills() {
-      return (await fetch(`${url}/orders`)).json() as Promise<
-        { client_order_id: string; notional: string; crypto: string }[]
-      >;
+      return (await fetch(`${url}/admin/orders`)).json() as Promise<ExecutedOrder[]>;
     },
   };
 }
