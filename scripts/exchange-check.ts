@@ -25,7 +25,7 @@ const fail = (message: string) => {
 };
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const decimal = (value: number | undefined) =>
-  value === undefined ? 'none' : (ccxt.Exchange.prototype.numberToString(value) ?? 'none');
+  value === undefined ? 'none' : (ccxt.functions.numberToString(value) ?? 'none');
 
 async function cryptosToCheck(
   env: Env,
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   try {
     await exchange.ready();
   } catch (error) {
-    fail(`cannot load the markets: ${errorText(error)}`);
+    fail(`cannot load the markets from ${where}: ${errorText(error)}`);
     return;
   }
   // ccxt's timeDifference is this host's clock minus the exchange's.
