@@ -4,6 +4,8 @@ import { createCcxtExchange, type CcxtExchange } from '../src/exchange/ccxt-exch
 import { exchangeOptions } from '../src/config/exchange.js';
 import { ExchangeRejectedError, ExchangeUnavailableError, type Fill } from '../src/exchange/exchange.js';
 import { roundDecimal } from '../src/domain/money.js';
+import { buildSimulator } from '../src/exchange/simulator/server.js';
+import { loadSimulatorConfig } from '../src/exchange/simulator/config.js';
 import { SIMULATOR_KEYS, testEnv } from './support/api.js';
 import { silentLogger, startSimulator, type Simulator } from './support/pipeline.js';
 
@@ -153,6 +155,28 @@ describe('ccxt driver against the simulator', () => {
     expect(error).toBeInstanceOf(ExchangeUnavailableError);
     expect(error.message).toMatch(/ExchangeNotAvailable/);
     expect(await ordersOf(sim, id)).toHaveLength(0);
+  });
+
+  it('a request refused for its timestamp buys nothing and is retryable; the next call reads the exchange clock again', async () => {
+    const id = clientId();
+    const { exchange: own } = driver(sim);
+    await own.ready();
+    // As if the measured offset had gone stale: requests now carry a time two minutes in the past.
+    own.client.options.timeDifference = 120_000;
+    const error = await thrown(own.buy({ clientOrderId: id, crypto: 'BTC', notional: '20.00' }));
+    expect(error).toBeInstanceOf(ExchangeUnavailableError);
+    expect(error.message).toMatch(/InvalidNonce/);
+    expect(await ordersOf(sim, id)).toHaveLength(0);
+
+    const fill = await own.buy({
+      clientOrderId: id,
+      crypto: 'BTC',
+      notional: '20.00',
+      retryOf: { signedBefore: Date.now() },
+    });
+    expect(await ordersOf(sim, id)).toEqual([
+      expect.objectContaining({ exchange_order_id: fill.exchangeOrderId }),
+    ]);
   });
 
   it('a lost answer, then a retry naming the attempt, buys once and returns the first fill', async () => {
@@ -328,16 +352,23 @@ describe('ccxt driver refusals that depend on the account', () => {
 
 describe('ccxt driver without an exchange', () => {
   it('an unreachable exchange is ExchangeUnavailableError, and a later call loads the markets again', async () => {
-    const sim = await startSimulator();
-    const url = sim.url;
-    await sim.app.close(); // nothing listens there now
-    const { exchange } = driver({ ...sim, url });
+    const gone = await startSimulator();
+    await gone.app.close(); // nothing listens there now
+    const { exchange } = driver(gone);
     const error = await thrown(exchange.markets(['BTC']));
     expect(error).toBeInstanceOf(ExchangeUnavailableError);
     expect(error.message).toMatch(/loading markets failed: (NetworkError|ExchangeNotAvailable)/);
-    await expect(
-      exchange.buy({ clientOrderId: clientId(), crypto: 'BTC', notional: '20.00' }),
-    ).rejects.toBeInstanceOf(ExchangeUnavailableError);
+
+    // The exchange is back where it was: the failed load is not handed out again.
+    const back = buildSimulator(loadSimulatorConfig({ LOG_LEVEL: 'silent' }));
+    await back.listen({ host: '127.0.0.1', port: Number(new URL(gone.url).port) });
+    try {
+      await expect(exchange.markets(['BTC'])).resolves.toEqual([
+        { crypto: 'BTC', symbol: 'BTC/USDT', price: '50000.00', minNotional: '10.00' },
+      ]);
+    } finally {
+      await back.close();
+    }
   });
 });
 

@@ -131,15 +131,21 @@ export function createCcxtExchange(options: CcxtExchangeOptions): CcxtExchange {
     }
   }
 
-  async function syncClock(): Promise<void> {
-    const difference = await call('reading the exchange clock', () => client.loadTimeDifference());
+  /** Requests carry the exchange's time anyway; a signedBefore stamped this far off is not covered. */
+  function checkClock(): void {
     clockMeasuredAt = Date.now();
+    const difference = Number(client.options.timeDifference ?? 0); // this host's clock minus the exchange's
     if (Math.abs(difference) > options.clockMarginMs) {
       log.warn(
-        `this host's clock is ${difference} ms off the exchange's: requests are stamped with the exchange's time, but a signedBefore stamped by a clock that far off is outside EXCHANGE_CLOCK_MARGIN`,
+        `this host's clock is ${difference} ms off the exchange's, more than EXCHANGE_CLOCK_MARGIN: requests are stamped with the exchange's time, but a retry's signedBefore read from this clock is not covered`,
         { differenceMs: difference },
       );
     }
+  }
+
+  async function syncClock(): Promise<void> {
+    await call('reading the exchange clock', () => client.loadTimeDifference());
+    checkClock();
   }
 
   /**
@@ -149,7 +155,7 @@ export function createCcxtExchange(options: CcxtExchangeOptions): CcxtExchange {
   async function ready(): Promise<void> {
     loading ??= (async () => {
       await call('loading markets', () => client.loadMarkets(true));
-      clockMeasuredAt = Date.now(); // loadMarkets measured it (adjustForTimeDifference)
+      checkClock(); // loadMarkets measured it (adjustForTimeDifference)
     })().catch((error: unknown) => {
       loading = undefined;
       throw error;
