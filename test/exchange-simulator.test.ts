@@ -82,6 +82,36 @@ const putJson = (path: string, body: unknown) =>
   });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+describe('exchange simulator: configuration', () => {
+  test('reads steps, commission and balance exactly, and refuses what would break exact fills', () => {
+    const config = loadSimulatorConfig({
+      EXCHANGE_SIM_PRICES: 'BTC=50000.00,Q1=1.00',
+      EXCHANGE_SIM_STEP_SIZES: 'BTC=0.00001',
+      EXCHANGE_SIM_COMMISSION: '0.00075',
+      EXCHANGE_SIM_QUOTE_BALANCE: '0',
+    });
+    expect(config.stepSizes).toEqual(
+      new Map([
+        ['BTC', 1000n],
+        ['Q1', 100n], // a crypto without a step of its own trades in steps of 0.000001
+      ]),
+    );
+    expect(config.commissionRate).toBe(75_000n);
+    expect(config.quoteBalance).toBe(0n);
+    // Quantity × a 2-place price must stay within 8 places.
+    expect(() => loadSimulatorConfig({ EXCHANGE_SIM_STEP_SIZES: 'BTC=0.0000001' })).toThrow(
+      /EXCHANGE_SIM_STEP_SIZES: "BTC=0.0000001"/,
+    );
+    expect(() => loadSimulatorConfig({ EXCHANGE_SIM_COMMISSION: '1.5' })).toThrow(
+      /EXCHANGE_SIM_COMMISSION: "1.5"/,
+    );
+    expect(() => loadSimulatorConfig({ EXCHANGE_SIM_QUOTE_BALANCE: '-1' })).toThrow(
+      /EXCHANGE_SIM_QUOTE_BALANCE/,
+    );
+    expect(() => loadSimulatorConfig({ EXCHANGE_SIM_QUOTE: 'usd t' })).toThrow(/EXCHANGE_SIM_QUOTE/);
+  });
+});
+
 describe('exchange simulator: market data', () => {
   test('exchangeInfo lists one spot market per crypto with its filters', async () => {
     await start();
@@ -386,9 +416,10 @@ describe('exchange simulator: refusals in Binance shape', () => {
   });
 
   test('a client order id whose request is still on its way is a duplicate', async () => {
-    await start({ EXCHANGE_SIM_LATENCY_MS: '1500' });
+    await start({ EXCHANGE_SIM_LATENCY_MS: '2500' });
     const first = buy('order-5', '12.00');
-    await sleep(300);
+    // Well inside the first request's latency, so it is on its way when the second arrives.
+    await sleep(800);
     expect(await codeOf(await buy('order-5', '12.00'))).toEqual([400, -2010, 'Duplicate order sent.']);
     expect((await json(await first)).body.status).toBe('FILLED');
     expect(await executed()).toHaveLength(1);
