@@ -318,6 +318,11 @@ describe('exchange simulator: market buys', () => {
       limits: { cost: { min: 10 } },
     });
     expect((await exchange.fetchTicker('BTC/USDT')).last).toBe(50000);
+    const tickers = await exchange.fetchTickers(['BTC/USDT', 'ETH/USDT']);
+    expect(Object.values(tickers).map((t) => [t.symbol, t.last])).toEqual([
+      ['BTC/USDT', 50000],
+      ['ETH/USDT', 3000],
+    ]);
     expect((await exchange.fetchBalance())['USDT']).toMatchObject({ free: 1000000, used: 0 });
 
     const order = await exchange.createMarketBuyOrderWithCost('BTC/USDT', 12, { clientOrderId: 'order-42' });
@@ -331,6 +336,7 @@ describe('exchange simulator: market buys', () => {
       status: 'closed',
       filled: 0.00024,
     });
+    expect((await exchange.fetchOrder(order.id!, 'BTC/USDT')).clientOrderId).toBe('order-42');
     const trades = await exchange.fetchOrderTrades(order.id!, 'BTC/USDT');
     expect(trades).toHaveLength(1);
     expect(trades[0]!.fee).toMatchObject({ currency: 'BTC', cost: 0.00000024 });
@@ -338,6 +344,9 @@ describe('exchange simulator: market buys', () => {
     await expect(
       exchange.fetchOrder('', 'BTC/USDT', { origClientOrderId: 'order-43' }),
     ).rejects.toBeInstanceOf(ccxt.OrderNotFound);
+    await expect(exchange.createMarketBuyOrderWithCost('BTC/USDT', 2_000_000)).rejects.toBeInstanceOf(
+      ccxt.InsufficientFunds,
+    );
     await expect(exchange.createMarketBuyOrderWithCost('BTC/USDT', 5)).rejects.toBeInstanceOf(
       ccxt.BadRequest,
     );
