@@ -82,6 +82,36 @@ const putJson = (path: string, body: unknown) =>
   });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+describe('exchange simulator: configuration', () => {
+  test('reads steps, commission and balance exactly, and refuses what would break exact fills', () => {
+    const config = loadSimulatorConfig({
+      EXCHANGE_SIM_PRICES: 'BTC=50000.00,Q1=1.00',
+      EXCHANGE_SIM_STEP_SIZES: 'BTC=0.00001',
+      EXCHANGE_SIM_COMMISSION: '0.00075',
+      EXCHANGE_SIM_QUOTE_BALANCE: '0',
+    });
+    expect(config.stepSizes).toEqual(
+      new Map([
+        ['BTC', 1000n],
+        ['Q1', 100n], // a crypto without a step of its own trades in steps of 0.000001
+      ]),
+    );
+    expect(config.commissionRate).toBe(75_000n);
+    expect(config.quoteBalance).toBe(0n);
+    // Quantity × a 2-place price must stay within 8 places.
+    expect(() => loadSimulatorConfig({ EXCHANGE_SIM_STEP_SIZES: 'BTC=0.0000001' })).toThrow(
+      /EXCHANGE_SIM_STEP_SIZES: "BTC=0.0000001"/,
+    );
+    expect(() => loadSimulatorConfig({ EXCHANGE_SIM_COMMISSION: '1.5' })).toThrow(
+      /EXCHANGE_SIM_COMMISSION: "1.5"/,
+    );
+    expect(() => loadSimulatorConfig({ EXCHANGE_SIM_QUOTE_BALANCE: '-1' })).toThrow(
+      /EXCHANGE_SIM_QUOTE_BALANCE/,
+    );
+    expect(() => loadSimulatorConfig({ EXCHANGE_SIM_QUOTE: 'usd t' })).toThrow(/EXCHANGE_SIM_QUOTE/);
+  });
+});
+
 describe('exchange simulator: market data', () => {
   test('exchangeInfo lists one spot market per crypto with its filters', async () => {
     await start();
@@ -288,6 +318,11 @@ describe('exchange simulator: market buys', () => {
       limits: { cost: { min: 10 } },
     });
     expect((await exchange.fetchTicker('BTC/USDT')).last).toBe(50000);
+    const tickers = await exchange.fetchTickers(['BTC/USDT', 'ETH/USDT']);
+    expect(Object.values(tickers).map((t) => [t.symbol, t.last])).toEqual([
+      ['BTC/USDT', 50000],
+      ['ETH/USDT', 3000],
+    ]);
     expect((await exchange.fetchBalance())['USDT']).toMatchObject({ free: 1000000, used: 0 });
 
     const order = await exchange.createMarketBuyOrderWithCost('BTC/USDT', 12, { clientOrderId: 'order-42' });
@@ -301,6 +336,7 @@ describe('exchange simulator: market buys', () => {
       status: 'closed',
       filled: 0.00024,
     });
+    expect((await exchange.fetchOrder(order.id!, 'BTC/USDT')).clientOrderId).toBe('order-42');
     const trades = await exchange.fetchOrderTrades(order.id!, 'BTC/USDT');
     expect(trades).toHaveLength(1);
     expect(trades[0]!.fee).toMatchObject({ currency: 'BTC', cost: 0.00000024 });
@@ -308,6 +344,9 @@ describe('exchange simulator: market buys', () => {
     await expect(
       exchange.fetchOrder('', 'BTC/USDT', { origClientOrderId: 'order-43' }),
     ).rejects.toBeInstanceOf(ccxt.OrderNotFound);
+    await expect(exchange.createMarketBuyOrderWithCost('BTC/USDT', 2_000_000)).rejects.toBeInstanceOf(
+      ccxt.InsufficientFunds,
+    );
     await expect(exchange.createMarketBuyOrderWithCost('BTC/USDT', 5)).rejects.toBeInstanceOf(
       ccxt.BadRequest,
     );
@@ -386,9 +425,10 @@ describe('exchange simulator: refusals in Binance shape', () => {
   });
 
   test('a client order id whose request is still on its way is a duplicate', async () => {
-    await start({ EXCHANGE_SIM_LATENCY_MS: '1500' });
+    await start({ EXCHANGE_SIM_LATENCY_MS: '2500' });
     const first = buy('order-5', '12.00');
-    await sleep(300);
+    // Well inside the first request's latency, so it is on its way when the second arrives.
+    await sleep(800);
     expect(await codeOf(await buy('order-5', '12.00'))).toEqual([400, -2010, 'Duplicate order sent.']);
     expect((await json(await first)).body.status).toBe('FILLED');
     expect(await executed()).toHaveLength(1);

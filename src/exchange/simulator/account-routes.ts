@@ -6,7 +6,7 @@ import { SIM_DECIMALS } from './config.js';
 import type { SimulatorContext } from './context.js';
 import { errors } from './errors.js';
 import { checkRecvWindow, verifySigned, type SignedRequest } from './signing.js';
-import type { Market, SimulatorState } from './state.js';
+import type { Market, SimOrder, SimulatorState } from './state.js';
 import { account, myTrade, newOrderResponse, queriedOrder, type ResponseType } from './views.js';
 
 const ORDER_TYPES = [
@@ -94,7 +94,7 @@ export function accountRoutes(app: FastifyInstance, ctx: SimulatorContext): void
     const order = orderRequest(req.params, state);
     // An order whose earlier request is still on its way is refused; a filled one may be sent again.
     if (!state.claim(order.clientOrderId)) throw errors.duplicateOrder();
-    let placed;
+    let placed: SimOrder;
     try {
       await faults.delay();
       if (faults.shouldFail()) {

@@ -77,7 +77,6 @@ export class SimulatorState {
   private readonly inFlight = new Set<string>();
   private nextOrderId = 1;
   private nextTradeId = 1;
-
   readonly quoteAsset: string;
 
   constructor(private readonly config: SimulatorConfig) {
