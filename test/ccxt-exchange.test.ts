@@ -385,6 +385,7 @@ describe('ccxt errors and exchange amounts', () => {
     ],
     [new ccxt.OperationFailed('Internal error'), ExchangeUnavailableError],
     [new ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'), ExchangeUnavailableError],
+    [new ccxt.DuplicateOrderId('clOrdId already in use'), ExchangeUnavailableError],
     [new Error('unexpected'), ExchangeUnavailableError],
     [new ccxt.OrderNotFound('Order does not exist.'), ExchangeRejectedError],
     [new ccxt.InsufficientFunds('balance'), ExchangeRejectedError],

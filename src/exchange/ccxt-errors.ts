@@ -42,7 +42,10 @@ const REFUSALS: [ErrorClass, string][] = [
   [ccxt.ExchangeError, 'the exchange refused the request'],
 ];
 
-/** Binance's -2010 while an order with the same client order id is still being executed. */
+/**
+ * Binance's -2010 "Duplicate order sent." (an InvalidOrder to ccxt) while an order with the same
+ * client order id is still being executed; other exchanges' ccxt classes say DuplicateOrderId.
+ */
 const DUPLICATE_ORDER = /duplicate order/i;
 
 /**
@@ -54,7 +57,10 @@ const DUPLICATE_ORDER = /duplicate order/i;
  */
 export function translateError(error: unknown, what: string, log: DriverLogger): Error {
   if (error instanceof ExchangeRejectedError || error instanceof ExchangeUnavailableError) return error;
-  if (error instanceof ccxt.InvalidOrder && DUPLICATE_ORDER.test(error.message)) {
+  const duplicate =
+    error instanceof ccxt.DuplicateOrderId ||
+    (error instanceof ccxt.InvalidOrder && DUPLICATE_ORDER.test(error.message));
+  if (duplicate) {
     // Another attempt under this client order id is in flight; the next lookup finds its fill.
     return new ExchangeUnavailableError(`${what}: an order with this client order id is being executed`, {
       cause: error,
