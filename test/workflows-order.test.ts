@@ -155,7 +155,7 @@ it('refunds an order the exchange rejects', async () => {
   const user = await fundedUser(p.db, '50.00');
   const input = await order(user, 'NOSALE', '20');
   const result = await p.withWorker(run(input));
-  expect(result).toMatchObject({ state: 'failed', reason: expect.stringContaining('unknown_crypto') });
+  expect(result).toMatchObject({ state: 'failed', reason: expect.stringContaining('BadSymbol') });
   expect(await orderRow(input.orderId)).toMatchObject({ state: 'failed' });
   expect(await balance(p.db, user)).toBe('50.00');
   expect(await ledger(input.orderId)).toEqual([
