@@ -1,5 +1,6 @@
 import * as ccxt from 'ccxt';
 import { translateError, type DriverLogger } from '../src/exchange/ccxt-errors.js';
+import { fillOf } from '../src/exchange/ccxt-fill.js';
 import { createCcxtExchange, type CcxtExchange } from '../src/exchange/ccxt-exchange.js';
 import { exchangeOptions } from '../src/config/exchange.js';
 import { ExchangeRejectedError, ExchangeUnavailableError, type Fill } from '../src/exchange/exchange.js';
@@ -431,5 +432,85 @@ describe('ccxt errors and exchange amounts', () => {
 
   it.each(['1e-8', '-1', '', '1.', '.5', 'NaN', '1,5'])('refuses %j as an amount', (text) => {
     expect(roundDecimal(text, 8, 'down')).toBeUndefined();
+  });
+
+  describe('a fill that does not answer the request', () => {
+    // Binance's FULL answer to a market buy, parsed by ccxt's own binance class.
+    const binance = new ccxt.binance({});
+    binance.options.crossMarginPairsData = [];
+    binance.options.isolatedMarginPairsData = [];
+    binance.setMarkets(
+      ['BTC', 'ETH'].map((base) =>
+        binance.parseMarket({
+          symbol: `${base}USDT`,
+          status: 'TRADING',
+          baseAsset: base,
+          quoteAsset: 'USDT',
+          orderTypes: ['MARKET'],
+          isSpotTradingAllowed: true,
+          permissionSets: [['SPOT']],
+          filters: [],
+        }),
+      ),
+    );
+    const order = (changes: Record<string, unknown> = {}) =>
+      binance.parseOrder({
+        symbol: 'BTCUSDT',
+        orderId: 7,
+        clientOrderId: 'order-1',
+        transactTime: 1,
+        origQty: '0.00024000',
+        executedQty: '0.00024000',
+        cummulativeQuoteQty: '12.00000000',
+        status: 'FILLED',
+        type: 'MARKET',
+        side: 'BUY',
+        fills: [{ price: '50000.00', qty: '0.00024000', commission: '0.00000024', commissionAsset: 'BTC' }],
+        ...changes,
+      });
+    const expected = {
+      clientOrderId: 'order-1',
+      crypto: 'BTC',
+      symbol: 'BTC/USDT',
+      notional: 1_234_000_000n,
+    };
+    const fill = (changes?: Record<string, unknown>, overrides: Partial<typeof expected> = {}) => {
+      const parsed = order(changes);
+      return () => fillOf(parsed, parsed.trades, { ...expected, ...overrides }, 'USDT');
+    };
+
+    it('is read exactly when it does', () => {
+      expect(fill()()).toMatchObject({
+        quoteSpent: '12.00000000',
+        quantity: '0.00024000',
+        commission: '0.00000024',
+      });
+    });
+
+    it.each([
+      ['another client order id', { clientOrderId: 'order-2' }, {}, /client order id order-2/],
+      ['another market', { symbol: 'ETHUSDT' }, {}, /market ETH\/USDT/],
+      [
+        'more quote spent than asked',
+        { cummulativeQuoteQty: '12.34000001' },
+        {},
+        /12\.34000001 spent, more than the 12\.34000000 asked/,
+      ],
+      ['an order still executing', { status: 'PARTIALLY_FILLED' }, {}, /still open/],
+      [
+        'commission in two assets',
+        {
+          fills: [
+            { price: '50000.00', qty: '0.00012000', commission: '0.00000012', commissionAsset: 'BTC' },
+            { price: '50000.00', qty: '0.00012000', commission: '0.001', commissionAsset: 'BNB' },
+          ],
+        },
+        {},
+        /commission in BTC and BNB/,
+      ],
+    ])('is ExchangeUnavailableError naming it: %s', (_what, changes, overrides, message) => {
+      expect(fill(changes, overrides)).toThrow(ExchangeUnavailableError);
+      expect(fill(changes, overrides)).toThrow(message);
+    });
   });
 });
