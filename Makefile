@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NPM := npm
 RUN := npm run --silent
 
-.PHONY: help install dev test lint typecheck migrate seed worker api exchange-sim reconcile up down bench chaos clean
+.PHONY: help install dev test lint typecheck migrate seed worker api exchange-sim reconcile exchange-check up down bench chaos clean
 
 help: ## Show the available commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ exchange-sim: install ## Run the exchange simulator on EXCHANGE_SIM_PORT
 
 reconcile: install ## Check wallets against the ledger and purchases against the house account (exit 1 if not)
 	$(RUN) reconcile
+
+exchange-check: install ## Check the configured exchange: markets, minimums, prices, balance; buys nothing (ARGS="--cryptos BTC,ETH")
+	$(RUN) exchange:check -- $(ARGS)
 
 bench: install ## Benchmarks with baselines; writes bench/results/<timestamp>.json
 	$(RUN) bench

@@ -29,7 +29,8 @@ import getPort from 'get-port';
 import { adminQuery, canConnect } from '../tools/postgres-admin.js';
 import { loadSimulatorConfig } from '../src/exchange/simulator/config.js';
 import { buildSimulator } from '../src/exchange/simulator/server.js';
-import { createHttpExchange } from '../src/exchange/http-exchange.js';
+import { createCcxtExchange } from '../src/exchange/ccxt-exchange.js';
+import { exchangeOptions } from '../src/config/exchange.js';
 import { seed } from '../src/services/seed.js';
 import { temporalCliPath } from '../tools/temporal-binaries.js';
 import { startDevServer, type DevServer } from '../tools/temporal-dev-server.js';
@@ -274,7 +275,7 @@ async function build(
         taskQueue: env.TEMPORAL_TASK_QUEUE,
         orm: workerOrm,
         temporal: workerClient,
-        exchange: createHttpExchange({ baseUrl: simulatorOrigin, timeoutMs: env.EXCHANGE_TIMEOUT }),
+        exchange: createCcxtExchange(exchangeOptions({ ...env, EXCHANGE_URL: simulatorOrigin })),
         aggregationThreshold: env.AGGREGATION_THRESHOLD,
         aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
         maxOrderTotal: env.MAX_AMOUNT,

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 import pg from 'pg';
 import { DEV_ADMIN_PASSWORD, docsEnabled, loadEnv, type Env } from '../src/config/env.js';
+import { exchangeOptions, SIMULATOR } from '../src/config/exchange.js';
 import { startEmbeddedPostgres } from '../tools/embedded-postgres.js';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { seed } from '../src/services/seed.js';
@@ -167,6 +168,20 @@ function spawnChild(tag: string, color: Color, script: string, env: NodeJS.Proce
   cleanups.push({ name: tag, stop: () => supervised.stop() });
 }
 
+/** Where the worker buys: the simulator by default, else the configured exchange. */
+function exchangeLabel(env: Env): string {
+  const exchange = exchangeOptions(env);
+  const where = exchange.url ?? (exchange.sandbox ? 'sandbox' : 'live API');
+  return `${exchange.exchangeId} at ${where}${exchange.url === simulatorUrl(env) ? ' (the simulator)' : ''}`;
+}
+
+/** The simulator listens where EXCHANGE_URL points when that is this machine, else on its default. */
+function simulatorUrl(env: Env): string {
+  const url = exchangeOptions(env).url;
+  const local = url !== undefined && ['127.0.0.1', 'localhost'].includes(new URL(url).hostname);
+  return local ? url : SIMULATOR.url;
+}
+
 function printBanner(env: Env, databaseUrl: string, temporal: { address: string; ui?: string }) {
   const api = `http://127.0.0.1:${env.API_PORT}/api/v1`;
   const db = new URL(databaseUrl);
@@ -191,7 +206,7 @@ function printBanner(env: Env, databaseUrl: string, temporal: { address: string;
     ['API metrics', metricsUrl(env.API_METRICS_HOST, env.API_METRICS_PORT)],
     ['Worker metrics', metricsUrl(env.API_HOST, env.WORKER_METRICS_PORT)],
     ['Temporal UI', temporal.ui ?? `not started here: reusing the server at ${temporal.address}`],
-    ['Exchange sim', env.EXCHANGE_URL],
+    ['Exchange', exchangeLabel(env)],
     ['Postgres', db.toString()],
     ['Login', login],
   ];
@@ -204,13 +219,14 @@ async function main(): Promise<void> {
   const envFile = join(root, '.env');
   if (existsSync(envFile)) process.loadEnvFile(envFile); // variables already set win
   const env = loadEnv();
+  exchangeOptions(env); // fails now, not in the worker, when the exchange keys are missing
 
   const databaseUrl = await step('postgres ready', () => startPostgres(env));
   const temporal = await step('temporal ready', () => startTemporal(env));
   await step('migrated and seeded', () => migrateAndSeed(env, databaseUrl));
   if (stopping) return;
 
-  const simPort = Number(new URL(env.EXCHANGE_URL).port || 80);
+  const simPort = Number(new URL(simulatorUrl(env)).port || 80);
   const childEnv = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address };
   // Spawn order is the reverse of stop order: the API stops first, the exchange last (the worker's buys need it).
   spawnChild('exchange', 'yellow', 'src/exchange/simulator/main.ts', {

@@ -1,6 +1,5 @@
-import { createHttpExchange } from '../src/exchange/http-exchange.js';
 import { eventually, runWorker, startApi, type TestApi, fundedUser, balanceOf } from './support/api.js';
-import { quietRuntime, startSimulator, type Simulator } from './support/pipeline.js';
+import { quietRuntime, simulatorExchange, startSimulator, type Simulator } from './support/pipeline.js';
 
 // No worker polls the task queue until the test starts one: the order workflows start, but their
 // debits wait, as they do when the worker is paused or down.
@@ -17,7 +16,7 @@ afterAll(async () => {
 
 const startWorker = () => {
   quietRuntime();
-  return runWorker(api, createHttpExchange({ baseUrl: sim.url, timeoutMs: 2_000 }));
+  return runWorker(api, simulatorExchange(sim.url));
 };
 
 const ledger = async (token: string) => (await api.call('GET', 'transactions/', { token })).body.results;

@@ -1,4 +1,5 @@
 import { reconcile } from '../src/services/ledger.js';
+import { readQuantity } from '../src/domain/money.js';
 import { eventually, startApi, type TestApi, fundedUser, balanceOf } from './support/api.js';
 
 let api: TestApi;
@@ -118,7 +119,7 @@ describe('pooling small orders', () => {
     const fills = (await api.sim!.fills()).filter((f) => f.crypto === 'ETH');
     const batchIds = new Set(states.filter((o) => o.state === 'completed').map((o) => o.batch_id));
     expect(fills.map((f) => f.client_order_id).sort()).toEqual([...batchIds].sort());
-    for (const fill of fills) expect(Number(fill.notional)).toBeGreaterThanOrEqual(10);
+    for (const fill of fills) expect(readQuantity(fill.notional) >= readQuantity('10')).toBe(true);
   });
 });
 

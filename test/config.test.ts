@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { envSchema, loadEnv, passwordHashCost } from '../src/config/env.js';
 import { simulatorEnvSchema } from '../src/exchange/simulator/config.js';
+import { exchangeOptions, SIMULATOR } from '../src/config/exchange.js';
 
 const example = parseEnv(readFileSync(new URL('../.env.example', import.meta.url), 'utf8'));
 
@@ -148,5 +149,58 @@ describe('dollar settings', () => {
   it('parse exactly into cents', () => {
     expect(loadEnv({ AGGREGATION_THRESHOLD: '12.34' }).AGGREGATION_THRESHOLD).toBe(1234n);
     expect(simulatorEnvSchema.parse({ EXCHANGE_SIM_MIN_NOTIONAL: '5' }).EXCHANGE_SIM_MIN_NOTIONAL).toBe(500n);
+  });
+});
+
+describe('exchange settings', () => {
+  const strong = { JWT_SECRET: 'x'.repeat(48), ADMIN_PASSWORD: 'Tested-Ledger-Quartz-71' };
+
+  it('point development at the simulator with its keys when no exchange is configured', () => {
+    expect(exchangeOptions(loadEnv({}))).toMatchObject({
+      exchangeId: 'binance',
+      url: SIMULATOR.url,
+      apiKey: SIMULATOR.apiKey,
+      secret: SIMULATOR.secret,
+      sandbox: false,
+      quote: 'USDT',
+      markets: {},
+      recvWindowMs: 5_000,
+      clockMarginMs: 1_000,
+    });
+    // A moved simulator keeps its keys.
+    expect(exchangeOptions(loadEnv({ EXCHANGE_URL: 'http://sim:8100' }))).toMatchObject({
+      url: 'http://sim:8100',
+      apiKey: SIMULATOR.apiKey,
+    });
+  });
+
+  it('never default to the simulator once keys or the sandbox are set, or outside development', () => {
+    const keys = { EXCHANGE_API_KEY: 'key', EXCHANGE_SECRET: 'secret' };
+    expect(exchangeOptions(loadEnv(keys)).url).toBeUndefined();
+    expect(() => exchangeOptions(loadEnv({ EXCHANGE_SANDBOX: 'true' }))).toThrow(
+      /EXCHANGE_API_KEY: must be set.*\n {2}EXCHANGE_SECRET: must be set/,
+    );
+    for (const APP_ENV of ['test', 'production']) {
+      expect(() => exchangeOptions(loadEnv({ ...strong, APP_ENV }))).toThrow(/EXCHANGE_API_KEY: must be set/);
+      const options = exchangeOptions(loadEnv({ ...strong, ...keys, APP_ENV }));
+      expect(options).toMatchObject({ apiKey: 'key', secret: 'secret' });
+      expect(options.url).toBeUndefined();
+    }
+  });
+
+  it('read the crypto → market mapping and refuse what is not one', () => {
+    expect(loadEnv({ EXCHANGE_MARKETS: 'ABAN=ABAN/USDT, BTC=BTC/USDC' }).EXCHANGE_MARKETS).toEqual({
+      ABAN: 'ABAN/USDT',
+      BTC: 'BTC/USDC',
+    });
+    expect(() => loadEnv({ EXCHANGE_MARKETS: 'BTC=BTCUSDT' })).toThrow(
+      /EXCHANGE_MARKETS: "BTC=BTCUSDT" is not CRYPTO=BASE\/QUOTE/,
+    );
+  });
+
+  it('refuse a recvWindow Binance would not accept', () => {
+    expect(loadEnv({ EXCHANGE_RECV_WINDOW: '60s' }).EXCHANGE_RECV_WINDOW).toBe(60_000);
+    expect(() => loadEnv({ EXCHANGE_RECV_WINDOW: '61s' })).toThrow(/EXCHANGE_RECV_WINDOW: must be between/);
+    expect(() => loadEnv({ EXCHANGE_QUOTE: 'usdt' })).toThrow(/EXCHANGE_QUOTE/);
   });
 });

@@ -3,14 +3,13 @@ import { Worker } from '@temporalio/worker';
 import { refreshPricesWorkflow } from '../src/workflows/index.js';
 import { createActivities } from '../src/activities/index.js';
 import { fraudConfig } from '../src/config/env.js';
-import { createHttpExchange } from '../src/exchange/http-exchange.js';
 import { temporalTestServerPath } from '../tools/temporal-binaries.js';
 import { workflowCode } from './support/workflow-bundle.js';
 import { ensurePriceSchedule } from '../src/worker/schedules.js';
 import { PRICE_SCHEDULE_ID } from '../src/workflows/definitions.js';
 import { seed } from '../src/services/seed.js';
 import { createTestDatabase } from './support/db.js';
-import { quietRuntime, startSimulator } from './support/pipeline.js';
+import { quietRuntime, simulatorExchange, startSimulator } from './support/pipeline.js';
 import { eventually, startApi, testEnv } from './support/api.js';
 
 const PRICES = 'ABAN=4.00,BTC=51234.56,ETH=2999.99';
@@ -31,7 +30,7 @@ it('the refresh workflow copies the exchange prices into Postgres (time-skipping
       workflowBundle: await workflowCode(),
       activities: createActivities({
         orm: db.orm,
-        exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: 2_000 }),
+        exchange: simulatorExchange(sim.url),
         temporal: env.client,
         taskQueue: 'prices',
         aggregationThreshold: 1000n,

@@ -3,7 +3,7 @@ import getPort from 'get-port';
 import { Client, Connection } from '@temporalio/client';
 import { waitForPort } from '../tools/temporal-dev-server.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
-import { ADMIN } from './support/api.js';
+import { ADMIN, SIMULATOR_KEYS } from './support/api.js';
 
 /** The API and the worker as they run in production: their own processes, stopped by SIGTERM. */
 let db: TestDatabase;
@@ -69,6 +69,9 @@ it('the worker drains, closes and exits 0 on SIGTERM', async () => {
     'src/worker/main.ts',
     {
       ...baseEnv(),
+      // Keys are required outside development; nothing listens there, and nothing is bought.
+      EXCHANGE_URL: 'http://127.0.0.1:9',
+      ...SIMULATOR_KEYS,
       API_HOST: '127.0.0.1',
       WORKER_METRICS_PORT: String(metricsPort),
       WORKER_SDK_METRICS_PORT: String(await getPort()),

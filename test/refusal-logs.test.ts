@@ -1,6 +1,6 @@
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
-import { createHttpExchange } from '../src/exchange/http-exchange.js';
 import { newUser, runWorker, startApi, type TestApi } from './support/api.js';
+import { simulatorExchange } from './support/pipeline.js';
 
 // The worker's log, as the runtime hands it to its logger (this file installs the runtime itself).
 const entries: LogEntry[] = [];
@@ -13,7 +13,7 @@ beforeAll(async () => {
   // Refusals never reach the exchange.
   ({ stop: stopWorker } = await runWorker(
     api,
-    createHttpExchange({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 100 }),
+    simulatorExchange('http://127.0.0.1:9', { EXCHANGE_TIMEOUT: '100ms' }),
   ));
 });
 afterAll(async () => {

@@ -82,7 +82,7 @@ it('buys a large order alone and completes it', async () => {
   expect(await orderRow(input.orderId)).toMatchObject({ state: 'completed' });
   expect(await balance(p.db, user)).toBe('88.00');
   const fills = (await p.sim.fills()).filter((f) => f.client_order_id === `order-${input.orderId}`);
-  expect(fills).toEqual([expect.objectContaining({ notional: '12.00', crypto: 'ABAN' })]);
+  expect(fills).toEqual([expect.objectContaining({ notional: '12.00000000', crypto: 'ABAN' })]);
 });
 
 it('refuses an order the wallet cannot pay, moving nothing', async () => {
@@ -155,7 +155,7 @@ it('refunds an order the exchange rejects', async () => {
   const user = await fundedUser(p.db, '50.00');
   const input = await order(user, 'NOSALE', '20');
   const result = await p.withWorker(run(input));
-  expect(result).toMatchObject({ state: 'failed', reason: expect.stringContaining('unknown_crypto') });
+  expect(result).toMatchObject({ state: 'failed', reason: expect.stringContaining('BadSymbol') });
   expect(await orderRow(input.orderId)).toMatchObject({ state: 'failed' });
   expect(await balance(p.db, user)).toBe('50.00');
   expect(await ledger(input.orderId)).toEqual([
@@ -189,7 +189,9 @@ it('pools small orders: settles exactly when the pool reaches $10, the remainder
   const batchIds = new Set(rows.slice(0, 4).map((r) => r?.batch_id));
   expect(batchIds.size).toBe(1);
   const fills = (await p.sim.fills()).filter((f) => f.crypto === 'P1');
-  expect(fills).toEqual([expect.objectContaining({ notional: '10.00', client_order_id: [...batchIds][0] })]);
+  expect(fills).toEqual([
+    expect.objectContaining({ notional: '10.00000000', client_order_id: [...batchIds][0] }),
+  ]);
   expect(await balance(p.db, user)).toBe('88.00');
 });
 

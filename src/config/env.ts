@@ -33,6 +33,26 @@ const limit = (fallback: string) =>
       return { max, windowMs };
     });
 
+/** "ABAN=ABAN/USDT,BTC=BTC/USDC" → { ABAN: 'ABAN/USDT', BTC: 'BTC/USDC' }. */
+const marketList = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    const markets: Record<string, string> = {};
+    for (const entry of (text ?? '')
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean)) {
+      const match = /^([A-Za-z0-9]{1,10})=([A-Za-z0-9]+\/[A-Za-z0-9]+(?::[A-Za-z0-9]+)?)$/.exec(entry);
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not CRYPTO=BASE/QUOTE such as BTC=BTC/USDT` });
+        return z.NEVER;
+      }
+      markets[match[1]!] = match[2]!;
+    }
+    return markets;
+  });
+
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 const flag = (fallback: boolean) =>
   z
@@ -77,8 +97,31 @@ export const envSchema = z
     /** How long POST orders/ waits for the debit before answering 202 with the order `placing`. */
     PLACEMENT_TIMEOUT: duration('5s'),
 
-    EXCHANGE_URL: z.string().url().default('http://127.0.0.1:8100'),
+    /** A ccxt exchange id; see config/exchange.ts for how the settings below become the driver's. */
+    EXCHANGE_ID: z
+      .string()
+      .regex(/^[a-z0-9]+$/, 'must be a ccxt exchange id such as binance')
+      .default('binance'),
+    EXCHANGE_API_KEY: z.string().optional(),
+    EXCHANGE_SECRET: z.string().optional(),
+    /** The exchange's test network, e.g. Binance's spot testnet. */
+    EXCHANGE_SANDBOX: flag(false),
+    /** Where the exchange's API is instead of its own address; the simulator in development. */
+    EXCHANGE_URL: z.string().url().optional(),
+    EXCHANGE_QUOTE: z
+      .string()
+      .regex(/^[A-Z0-9]{2,10}$/, 'must be an asset code such as USDT')
+      .default('USDT'),
+    /** Crypto → market where it is not <CRYPTO>/<EXCHANGE_QUOTE>, e.g. "ABAN=ABAN/USDT,BTC=BTC/USDC". */
+    EXCHANGE_MARKETS: marketList,
     EXCHANGE_TIMEOUT: duration('5s'),
+    /** How long after its timestamp a signed request may still execute (Binance allows up to 60s). */
+    EXCHANGE_RECV_WINDOW: duration('5s').refine(
+      (ms) => ms >= 1 && ms <= 60_000,
+      'must be between 1ms and 60s',
+    ),
+    /** How far the clock that stamps an attempt may be off the exchange's before a retry could buy twice. */
+    EXCHANGE_CLOCK_MARGIN: duration('1s'),
     PRICE_REFRESH_INTERVAL: duration('1m'),
 
     JWT_SECRET: z.string().default(DEV_JWT_SECRET),

@@ -96,3 +96,26 @@ export const sum = (values: Iterable<bigint>): bigint => {
   for (const v of values) total += v;
   return total;
 };
+
+export type Rounding = 'down' | 'up' | 'half-up';
+
+/**
+ * Reads a non-negative decimal written by someone else (an exchange's amount, any number of places)
+ * into integer units of `decimals` places, rounded as asked; undefined for anything that is not a
+ * plain decimal, so a malformed answer is never coerced into an amount.
+ */
+export function roundDecimal(text: string, decimals: number, rounding: Rounding): bigint | undefined {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!match) return undefined;
+  const fraction = match[2] ?? '';
+  const kept = BigInt(match[1]! + fraction.slice(0, decimals).padEnd(decimals, '0'));
+  const dropped = fraction.slice(decimals);
+  if (rounding === 'down' || !/[1-9]/.test(dropped)) return kept;
+  if (rounding === 'up') return kept + 1n;
+  return dropped[0]! >= '5' ? kept + 1n : kept;
+}
+
+/** a / b rounded half up to `decimals` places, both given in units of `decimals` places. */
+export function divideDecimal(a: bigint, b: bigint, decimals: number): bigint {
+  return divideHalfUp(a * 10n ** BigInt(decimals), b);
+}

@@ -1,6 +1,7 @@
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { fraudConfig, loadEnv } from '../config/env.js';
-import { createHttpExchange } from '../exchange/http-exchange.js';
+import { exchangeOptions } from '../config/exchange.js';
+import { createCcxtExchange } from '../exchange/ccxt-exchange.js';
 import { connectTemporal, openDatabase } from '../runtime/resources.js';
 import { onShutdown } from '../runtime/shutdown.js';
 import { createWorkerMetrics, serveWorkerMetrics } from '../metrics/worker-metrics.js';
@@ -8,6 +9,7 @@ import { createWorker } from './worker.js';
 import { ensurePriceSchedule } from './schedules.js';
 
 const env = loadEnv();
+const exchangeSettings = exchangeOptions(env);
 const metrics = createWorkerMetrics();
 // Signals are ours to handle (below), not the SDK's: one shutdown closes the worker and then the rest.
 Runtime.install({
@@ -30,7 +32,7 @@ const worker = await createWorker({
   taskQueue: env.TEMPORAL_TASK_QUEUE,
   orm,
   temporal: client,
-  exchange: createHttpExchange({ baseUrl: env.EXCHANGE_URL, timeoutMs: env.EXCHANGE_TIMEOUT }),
+  exchange: createCcxtExchange({ ...exchangeSettings, logger: Runtime.instance().logger }),
   aggregationThreshold: env.AGGREGATION_THRESHOLD,
   aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
   maxOrderTotal: env.MAX_AMOUNT,

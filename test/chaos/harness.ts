@@ -5,7 +5,7 @@
  *   and startable again, the data kept;
  * - its own Temporal dev server backed by a SQLite file in the same directory: restartable on the
  *   same port, workflows kept;
- * - the exchange simulator, in this process (it is the witness: `GET /orders` lists every fill, so
+ * - the exchange simulator, in this process (it is the witness: `GET /admin/orders` lists every fill, so
  *   it is never faulted other than through `PUT /admin/faults`);
  * - the worker and the API as `npx tsx` children, each in its own process group.
  */
@@ -382,8 +382,8 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     },
 
     async fills() {
-      const res = await fetch(`${simUrl}/orders`);
-      if (!res.ok) throw new Error(`GET /orders: ${res.status}`);
+      const res = await fetch(`${simUrl}/admin/orders`);
+      if (!res.ok) throw new Error(`GET /admin/orders: ${res.status}`);
       return (await res.json()) as SimFill[];
     },
 

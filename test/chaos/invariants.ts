@@ -5,12 +5,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openOrm } from '../../src/db/orm.js';
 import { reconcile } from '../../src/services/ledger.js';
-import { formatUsd, readUsd } from '../../src/domain/money.js';
+import { formatUsd, readQuantity, readUsd } from '../../src/domain/money.js';
 import type { ChaosStack, SimFill } from './harness.js';
 import type { LogicalOrder } from './load.js';
 
 /** The exchange minimum and pooling threshold (the worker's AGGREGATION_THRESHOLD default). */
 const MINIMUM = readUsd('10.00');
+/** The quote amount an order asked for, which the simulator lists with 8 places, in cents. */
+const askedCents = (fill: SimFill) => readQuantity(fill.notional) / 1_000_000n;
 const TERMINAL = new Set(['completed', 'failed']);
 
 export interface InvariantResult {
@@ -252,7 +254,7 @@ export async function checkInvariants(
           `order ${o.id}: exchange_order_id ${o.exchange_order_id} but the fill is ${fill.exchange_order_id}`,
         );
       }
-      if (o.batch_id === null && readUsd(fill.notional) !== readUsd(o.total_price)) {
+      if (o.batch_id === null && askedCents(fill) !== readUsd(o.total_price)) {
         violations.push(`order ${o.id}: total ${o.total_price} but bought for ${fill.notional}`);
       }
     }
@@ -260,7 +262,7 @@ export async function checkInvariants(
       if (b.state !== 'completed') continue;
       const got = fillsById.get(b.id) ?? [];
       if (got.length !== 1) violations.push(`completed batch ${b.id}: ${got.length} fill(s)`);
-      else if (readUsd(got[0]!.notional) !== readUsd(b.notional)) {
+      else if (askedCents(got[0]!) !== readUsd(b.notional)) {
         violations.push(`batch ${b.id}: notional ${b.notional} but bought for ${got[0]!.notional}`);
       }
     }

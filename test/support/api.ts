@@ -5,17 +5,20 @@ import { buildApp } from '../../src/api/app.js';
 import { fraudConfig, loadEnv, passwordHashCost, type Env } from '../../src/config/env.js';
 import { setPasswordHashCost } from '../../src/services/accounts.js';
 import { seed } from '../../src/services/seed.js';
-import { createHttpExchange } from '../../src/exchange/http-exchange.js';
+import { createCcxtExchange } from '../../src/exchange/ccxt-exchange.js';
+import { exchangeOptions, SIMULATOR } from '../../src/config/exchange.js';
 import type { Exchange } from '../../src/exchange/exchange.js';
 import { createWorker } from '../../src/worker/worker.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/worker-metrics.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
-import { quietRuntime, startSimulator, type Simulator } from './pipeline.js';
+import { quietRuntime, silentLogger, startSimulator, type Simulator } from './pipeline.js';
 import { workflowCode } from './workflow-bundle.js';
 
 /** The test environment follows the production rules: a strong admin password and signing key. */
 export const ADMIN = { username: 'admin', password: 'Tested-Ledger-Quartz-71' };
 const TEST_JWT_SECRET = 'test-signing-key-7f3a9c2e5b8d1f4a6c0e9b2d5f8a1c4e';
+/** The simulator's keys, set explicitly: outside development nothing defaults to them. */
+export const SIMULATOR_KEYS = { EXCHANGE_API_KEY: SIMULATOR.apiKey, EXCHANGE_SECRET: SIMULATOR.secret };
 /** What newUser registers with; strong enough for the password policy. */
 export const USER_PASSWORD = 'correct horse battery';
 
@@ -58,6 +61,9 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     JWT_SECRET: TEST_JWT_SECRET,
     // A loaded test machine can take longer than the default to debit; tests of 202 set it lower.
     PLACEMENT_TIMEOUT: '30s',
+    // A retry waits out the recvWindow before it may buy again; short, so tests of retries run fast.
+    EXCHANGE_RECV_WINDOW: '1s',
+    EXCHANGE_CLOCK_MARGIN: '100ms',
     ...TEST_PASSWORD_HASH_COST,
     ...overrides,
   });
@@ -78,7 +84,11 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   const db = await createTestDatabase();
   await seed(db.orm.em.fork(), { username: ADMIN.username, password: ADMIN.password });
   const sim = options.worker ? await startSimulator(options.simulatorEnv) : undefined;
-  const env = testEnv({ DATABASE_URL: db.url, ...(sim ? { EXCHANGE_URL: sim.url } : {}), ...options.env });
+  const env = testEnv({
+    DATABASE_URL: db.url,
+    ...(sim ? { EXCHANGE_URL: sim.url, ...SIMULATOR_KEYS } : {}),
+    ...options.env,
+  });
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const workerMetrics = sim ? createWorkerMetrics() : undefined;
@@ -95,7 +105,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
         taskQueue: env.TEMPORAL_TASK_QUEUE,
         orm: db.orm,
         temporal,
-        exchange: createHttpExchange({ baseUrl: sim.url, timeoutMs: env.EXCHANGE_TIMEOUT }),
+        exchange: createCcxtExchange({ ...exchangeOptions(env), logger: silentLogger }),
         aggregationThreshold: env.AGGREGATION_THRESHOLD,
         aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
         maxOrderTotal: env.MAX_AMOUNT,

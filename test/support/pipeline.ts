@@ -4,7 +4,13 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { buildSimulator } from '../../src/exchange/simulator/server.js';
 import { loadSimulatorConfig } from '../../src/exchange/simulator/config.js';
-import { createHttpExchange } from '../../src/exchange/http-exchange.js';
+import type { ExecutedOrder } from '../../src/exchange/simulator/state.js';
+import {
+  createCcxtExchange,
+  type CcxtExchange,
+  type DriverLogger,
+} from '../../src/exchange/ccxt-exchange.js';
+import { exchangeOptions } from '../../src/config/exchange.js';
 import type { Exchange } from '../../src/exchange/exchange.js';
 import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
 import { createWorker } from '../../src/worker/worker.js';
@@ -15,7 +21,7 @@ import { seed } from '../../src/services/seed.js';
 import { parseUsd } from '../../src/domain/money.js';
 import { fraudConfig } from '../../src/config/env.js';
 import type { FraudConfig } from '../../src/domain/fraud.js';
-import { ADMIN, testEnv, useTestPasswordHashCost } from './api.js';
+import { ADMIN, SIMULATOR_KEYS, testEnv, useTestPasswordHashCost } from './api.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 let runtimeInstalled = false;
@@ -30,7 +36,8 @@ export interface Simulator {
   url: string;
   app: FastifyInstance;
   setFaults(faults: { failure_rate?: number; drop_rate?: number; latency_ms?: number }): Promise<void>;
-  fills(): Promise<{ client_order_id: string; notional: string; crypto: string }[]>;
+  /** Every order the simulator executed (`GET /admin/orders`): the witness of what was bought. */
+  fills(): Promise<ExecutedOrder[]>;
 }
 
 /** The exchange simulator on a random loopback port. */
@@ -49,16 +56,26 @@ export async function startSimulator(env: Record<string, string> = {}): Promise<
       if (!res.ok) throw new Error(`faults: ${res.status}`);
     },
     async fills() {
-      return (await fetch(`${url}/orders`)).json() as Promise<
-        { client_order_id: string; notional: string; crypto: string }[]
-      >;
+      return (await fetch(`${url}/admin/orders`)).json() as Promise<ExecutedOrder[]>;
     },
   };
 }
 
+/** Drops the driver's log lines: the tests assert on what it returns and throws. */
+export const silentLogger: DriverLogger = { error: () => undefined, warn: () => undefined };
+
+/**
+ * The ccxt driver configured from the environment as the worker configures it, pointed at a
+ * simulator with the simulator's keys (test settings keep the recvWindow short).
+ */
+export function simulatorExchange(url: string, env: Record<string, string> = {}): CcxtExchange {
+  const settings = exchangeOptions(testEnv({ EXCHANGE_URL: url, ...SIMULATOR_KEYS, ...env }));
+  return createCcxtExchange({ ...settings, logger: silentLogger });
+}
+
 export interface PipelineOptions {
   maxWaitMs?: number;
-  /** Wraps the HTTP exchange driver, e.g. to fail a number of calls first. */
+  /** Wraps the exchange driver, e.g. to fail a number of calls first. */
   wrapExchange?: (exchange: Exchange) => Exchange;
   simulatorEnv?: Record<string, string>;
   fraud?: FraudConfig;
@@ -88,9 +105,9 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     path ? { server: { executable: { type: 'existing-path', path } } } : {},
   );
   const taskQueue = `pipeline-${Math.random().toString(36).slice(2, 8)}`;
-  const http = createHttpExchange({ baseUrl: sim.url, timeoutMs: 2_000 });
+  const driver = simulatorExchange(sim.url);
   const workflowBundle = await workflowCode();
-  const exchange = options.wrapExchange ? options.wrapExchange(http) : http;
+  const exchange = options.wrapExchange ? options.wrapExchange(driver) : driver;
   const withWorker = async <T>(fn: Promise<T> | (() => Promise<T>)): Promise<T> => {
     const worker = await createWorker(
       {

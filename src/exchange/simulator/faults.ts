@@ -1,6 +1,6 @@
 import type { Faults } from './config.js';
 
-/** Fault injection for POST /orders, adjustable at runtime; randomness is injected so tests are deterministic. */
+/** Fault injection for placing orders (POST /api/v3/order), adjustable at runtime; randomness is injected so tests are deterministic. */
 export class FaultInjector {
   private faults: Faults;
 
