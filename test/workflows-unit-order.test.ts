@@ -183,7 +183,7 @@ it('an exchange down for the whole retry window: asked under the order id, then 
   // Retried with backoff for the hour the exchange activity allows (skipped, not waited).
   expect(stubs.callsTo('buyOrder').length).toBeGreaterThan(10);
   expect(elapsed).toBeGreaterThanOrEqual(55 * 60_000);
-  expect(stubs.callsTo('findFill')).toEqual([[`order-${order.orderId}`]]);
+  expect(stubs.callsTo('findFill')).toEqual([[`order-${order.orderId}`, 'ABAN']]);
   expect(stubs.callsTo('refundOrder')).toEqual([[order.orderId, 'the exchange could not be reached']]);
 });
 
@@ -197,7 +197,7 @@ it('a buy whose answer was lost is found under the order id and completed, not r
   const order = input('12');
   const result = await (await place(order)).handle.result();
   expect(result).toEqual({ orderId: order.orderId, state: 'completed' });
-  expect(stubs.callsTo('findFill')).toEqual([[`order-${order.orderId}`]]);
+  expect(stubs.callsTo('findFill')).toEqual([[`order-${order.orderId}`, 'ABAN']]);
   expect(stubs.callsTo('completeOrder')).toEqual([
     [
       order.orderId,

@@ -237,7 +237,7 @@ it('a batch bought but whose answer was lost is found under its batch id and com
   const settled = await results(orders.map((o) => o.handle));
   const [batchId] = batchIds();
   expect(settled.map((r) => r.state)).toEqual(['completed', 'completed']);
-  expect(stubs.callsTo('findFill')).toEqual([[batchId]]);
+  expect(stubs.callsTo('findFill')).toEqual([[batchId, 'P7']]);
   expect(stubs.callsTo('completeBatch')).toEqual([
     [batchId, expect.objectContaining({ clientOrderId: batchId })],
   ]);

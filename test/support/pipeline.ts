@@ -105,7 +105,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     path ? { server: { executable: { type: 'existing-path', path } } } : {},
   );
   const taskQueue = `pipeline-${Math.random().toString(36).slice(2, 8)}`;
-  const driver = simulatorExchange(sim.url);
+  // A short recvWindow: a retried buy waits it out before it may place the order again.
+  const driver = simulatorExchange(sim.url, { EXCHANGE_RECV_WINDOW: '1s', EXCHANGE_CLOCK_MARGIN: '250ms' });
   const workflowBundle = await workflowCode();
   const exchange = options.wrapExchange ? options.wrapExchange(driver) : driver;
   const withWorker = async <T>(fn: Promise<T> | (() => Promise<T>)): Promise<T> => {
