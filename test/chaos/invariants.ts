@@ -336,7 +336,7 @@ export async function checkInvariants(
   {
     const orm = await openOrm({ databaseUrl: stack.databaseUrl, poolSize: 1 });
     try {
-      const { wallets, mismatches } = await reconcile(orm.em.fork());
+      const { wallets, mismatches, house } = await reconcile(orm.em.fork());
       results.push(
         result(
           'wallets reconcile',
@@ -346,9 +346,54 @@ export async function checkInvariants(
           ),
         ),
       );
+      results.push(
+        result(
+          'purchases reconcile with the house',
+          house.purchases,
+          house.failures.map((f) => `${f.purchase}: ${f.check}: expected ${f.expected}, got ${f.actual}`),
+        ),
+      );
     } finally {
       await orm.close();
     }
+  }
+
+  // 7b. Every execution the exchange witnessed is recorded once, with the figures it reported.
+  {
+    const violations: string[] = [];
+    const recorded = new Map(
+      (
+        await query<{
+          client_order_id: string;
+          exchange_order_id: string;
+          quote_spent: string;
+          quantity: string;
+          commission: string;
+        }>(
+          stack,
+          `select client_order_id, exchange_order_id, quote_spent::text, quantity::text, commission::text
+             from exchange_purchases`,
+        )
+      ).map((r) => [r.client_order_id, r]),
+    );
+    const executed = new Set<string>();
+    for (const fill of fills) {
+      executed.add(fill.client_order_id);
+      const row = recorded.get(fill.client_order_id);
+      if (!row) continue; // an execution nobody recorded is caught by the fill checks above
+      const same =
+        row.exchange_order_id === fill.exchange_order_id &&
+        readQuantity(row.quote_spent) === readQuantity(fill.quote_spent) &&
+        readQuantity(row.quantity) === readQuantity(fill.quantity) &&
+        readQuantity(row.commission) === readQuantity(fill.commission);
+      if (!same)
+        violations.push(
+          `${fill.client_order_id}: exchange ${fill.exchange_order_id} spent ${fill.quote_spent} for ${fill.quantity}, recorded ${row.exchange_order_id} ${row.quote_spent} for ${row.quantity}`,
+        );
+    }
+    for (const id of recorded.keys())
+      if (!executed.has(id)) violations.push(`${id}: recorded but never executed by the exchange`);
+    results.push(result('purchases match the exchange', recorded.size, violations));
   }
 
   // 8. Money conservation: deposits = balances + (withdrawals − refunds); what was kept = what was sold.
