@@ -44,15 +44,19 @@ export function valueAt(quantity: Units8, price: Units8): Units8 {
   return product < 0n ? -rounded : rounded;
 }
 
-/** A fill as the exchange reports it (decimal strings), see src/exchange/exchange.ts. */
+/** A fill as the exchange reports it (decimal strings), the `Fill` of src/exchange/exchange.ts. */
 export interface FillText {
   exchangeOrderId: string;
   clientOrderId: string;
   crypto: string;
   symbol: string;
+  /** Quote actually spent, up to 8 places. Never more than the notional asked for. */
   quoteSpent: string;
+  /** Executed quantity of the crypto, up to 8 places, before commission. */
   quantity: string;
+  /** Average execution price, up to 8 places. */
   averagePrice: string;
+  /** Commission charged, up to 8 places, in `commissionAsset` (e.g. `BTC`, `USDT`, `BNB`). */
   commission: string;
   commissionAsset: string;
 }

@@ -1,3 +1,5 @@
+import type { FillText } from '../domain/house.js';
+
 /**
  * What the rest of the system sees of the exchange. Amounts cross this boundary as decimal strings
  * and are read with the functions in domain/money: USD amounts the service chose (a notional, a
@@ -32,21 +34,8 @@ export interface BuyRequest {
   retryOf?: EarlierAttempt;
 }
 
-export interface Fill {
-  exchangeOrderId: string;
-  clientOrderId: string;
-  crypto: string;
-  symbol: string;
-  /** Quote actually spent, up to 8 places. Never more than the notional asked for. */
-  quoteSpent: string;
-  /** Executed quantity of the crypto, up to 8 places, before commission. */
-  quantity: string;
-  /** Average execution price, up to 8 places. */
-  averagePrice: string;
-  /** Commission charged, up to 8 places, in `commissionAsset` (e.g. `BTC`, `USDT`, `BNB`). */
-  commission: string;
-  commissionAsset: string;
-}
+/** A fill as the exchange reports it: the domain reads it (src/domain/house.ts). */
+export type Fill = FillText;
 
 export interface Exchange {
   /**
