@@ -228,8 +228,9 @@ describe('ccxt driver against the simulator', () => {
 
   it('a request delayed past the client timeout but within the recvWindow executes late, and the retry finds it', async () => {
     const id = clientId();
-    const { exchange: impatient } = driver(sim, { EXCHANGE_TIMEOUT: '300ms' });
-    await sim.setFaults({ latency_ms: 600 });
+    // Seconds between the client giving up and the late execution, so a busy machine cannot close the gap.
+    const { exchange: impatient } = driver(sim, { EXCHANGE_TIMEOUT: '300ms', EXCHANGE_RECV_WINDOW: '5s' });
+    await sim.setFaults({ latency_ms: 3_000 });
     const error = await thrown(impatient.buy({ clientOrderId: id, crypto: 'BTC', notional: '25.00' }));
     expect(error).toBeInstanceOf(ExchangeUnavailableError);
     expect(error.message).toMatch(/RequestTimeout/);
@@ -283,8 +284,9 @@ describe('ccxt driver against the simulator', () => {
 
   it('findFill reports an order that executes after the first lookup, and "never" only once the recvWindow passed', async () => {
     const id = clientId();
-    const { exchange: impatient } = driver(sim, { EXCHANGE_TIMEOUT: '300ms' });
-    await sim.setFaults({ latency_ms: 600 });
+    // Seconds between the client giving up and the late execution, so a busy machine cannot close the gap.
+    const { exchange: impatient } = driver(sim, { EXCHANGE_TIMEOUT: '300ms', EXCHANGE_RECV_WINDOW: '5s' });
+    await sim.setFaults({ latency_ms: 3_000 });
     await thrown(impatient.buy({ clientOrderId: id, crypto: 'ETH', notional: '15.00' }));
     const signedBefore = Date.now();
     await sim.setFaults({ latency_ms: 0 });
