@@ -19,19 +19,24 @@ const LEVELS: Record<LogLevel, Level> = {
 
 /**
  * What the worker installs in Temporal's Runtime: `logger` writes pino JSON lines with the API's
- * field names (level, time, msg, orderId, workflowId...), and `core` forwards the SDK core's own
- * lines (warnings and up) into it instead of letting the core print them in its own format.
+ * field names (level, time, msg, orderId, workflowId...); the SDK core's own lines (warnings and up,
+ * rare) are JSON written by the core. Forwarding them into `logger` instead puts every line through
+ * a buffer flushed on a timer, and made a worker stopped by `make dev` exit on the relayed second
+ * SIGTERM before it had drained.
  */
 export function runtimeLogging(
   level: string,
   destination?: DestinationStream,
 ): { logger: Logger; core: LogExporterConfig } {
-  return { logger: pinoLogger(level, destination), core: { forward: {}, filter: { core: 'WARN' } } };
+  return {
+    logger: pinoLogger(level, destination),
+    core: { filter: { core: 'WARN' }, console: { format: 'json' } },
+  };
 }
 
 /** Temporal's Logger interface over pino. */
 export function pinoLogger(level: string, destination?: DestinationStream): Logger {
-  // The runtime hands lines over in batches, each stamped when it was made: that is its time.
+  // A workflow's line carries the workflow's clock (its activation's time), as Temporal's own logger shows.
   let madeAt: number | undefined;
   const log = pino({ level, timestamp: () => `,"time":${madeAt ?? Date.now()}` }, destination);
   const write = (logLevel: LogLevel, message: string, meta: LogMetadata = {}): void => {

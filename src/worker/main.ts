@@ -65,8 +65,8 @@ onShutdown(
     await orm.close();
   },
   {
-    info: (message) => Runtime.instance().logger.info(message),
-    error: (error) => Runtime.instance().logger.error('shutdown failed', { error }),
+    info: (message) => logging.logger.info(message),
+    error: (error) => logging.logger.error('shutdown failed', { error }),
   },
   false,
 );
