@@ -1,7 +1,18 @@
 import { Runtime } from '@temporalio/worker';
-import { runtimeLogging } from '../src/logging/worker-log.js';
-import { eventually, fundedUser, newUser, runWorker, startApi, type TestApi } from './support/api.js';
-import { simulatorExchange, startSimulator, type Simulator } from './support/pipeline.js';
+import { activityAware, runtimeLogging } from '../src/logging/worker-log.js';
+import { createCcxtExchange } from '../src/exchange/ccxt-exchange.js';
+import { exchangeOptions } from '../src/config/exchange.js';
+import {
+  SIMULATOR_KEYS,
+  eventually,
+  fundedUser,
+  newUser,
+  runWorker,
+  startApi,
+  testEnv,
+  type TestApi,
+} from './support/api.js';
+import { addCrypto, startSimulator, type Simulator } from './support/pipeline.js';
 
 type Line = Record<string, unknown>;
 
@@ -28,7 +39,10 @@ let stopWorker: () => Promise<void>;
 beforeAll(async () => {
   api = await startApi({ env: { LOG_LEVEL: 'info' }, logDestination: capture(apiLines) });
   sim = await startSimulator();
-  ({ stop: stopWorker } = await runWorker(api, simulatorExchange(sim.url)));
+  // The driver as the worker builds it: inside an activity it logs through the activity's logger.
+  const settings = exchangeOptions(testEnv({ EXCHANGE_URL: sim.url, ...SIMULATOR_KEYS }));
+  const exchange = createCcxtExchange({ ...settings, logger: activityAware(logging.logger) });
+  ({ stop: stopWorker } = await runWorker(api, exchange));
 });
 afterAll(async () => {
   await stopWorker?.();
@@ -140,6 +154,31 @@ describe('an order', () => {
       expect(typeof line.msg).toBe('string');
       expect(line).not.toHaveProperty('taskToken');
     }
+  });
+
+  it("carries them on the exchange driver's lines too", async () => {
+    await addCrypto(api.db, 'NOSALE', '20.00'); // listed here, no market on the exchange
+    const user = await fundedUser(api, '100.00');
+    const placed = await api.call('POST', 'orders/', {
+      token: user.access,
+      body: { crypto: 'NOSALE', amount: '1' },
+    });
+    expect(placed).toMatchObject({ status: 201, body: { state: 'pending' } });
+    const orderId = placed.body.id as number;
+    await eventually(
+      () => api.call('GET', `orders/${orderId}/`, { token: user.access }),
+      (res) => res.body.state === 'failed',
+    );
+    const refusal = workerLines.filter((l) => String(l.msg).startsWith('exchange refusal'));
+    expect(refusal).toEqual([
+      expect.objectContaining({
+        level: 50,
+        code: 'BadSymbol',
+        orderId,
+        workflowId: `order-${orderId}`,
+        activityType: 'buyOrder',
+      }),
+    ]);
   });
 
   it.each([
