@@ -20,6 +20,7 @@ import { migrate, openOrm } from '../src/db/orm.js';
 import { seed } from '../src/services/seed.js';
 import { startDevServer, waitForPort } from '../tools/temporal-dev-server.js';
 import { supervise } from './supervisor.js';
+import { prettyLogger } from './pretty-log.js';
 
 type Color = Parameters<typeof styleText>[0];
 const root = resolve(import.meta.dirname, '..');
@@ -38,8 +39,12 @@ let inFlight: Promise<unknown> = Promise.resolve();
 const print = (tag: string, color: Color, line: string) =>
   process.stdout.write(`${styleText(color, `[${tag}]`.padEnd(10))} ${line}\n`);
 const say = (line: string) => print('dev', 'green', line);
+// The children write pino JSON (as in production); here it is shown pretty, each line still prefixed.
+const pretty = prettyLogger();
 const prefixLines = (stream: Readable, tag: string, color: Color) =>
-  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => print(tag, color, line));
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) =>
+    pretty(line).forEach((shown) => print(tag, color, shown)),
+  );
 
 const isListening = (port: number, host = '127.0.0.1') =>
   waitForPort(port, host, 0).then(

@@ -11,6 +11,8 @@ import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import entityManager from './plugins/entity-manager.js';
 import { clientErrorHandler } from './plugins/client-error.js';
+import requestIds, { requestId } from './plugins/request-id.js';
+import { OneLinePerRequest } from '../logging/request-log.js';
 import rateLimits from './plugins/rate-limit.js';
 import metrics from './plugins/metrics.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
@@ -66,7 +68,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     logger:
       env.LOG_LEVEL === 'silent'
         ? false
-        : { level: env.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+        : {
+            level: env.LOG_LEVEL,
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            ...(deps.logDestination && { stream: deps.logDestination }),
+          },
+    logController: new OneLinePerRequest(),
+    genReqId: requestId,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     trustProxy: env.TRUST_PROXY,
     bodyLimit: 64 * 1024,
@@ -84,6 +92,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  await app.register(requestIds);
   await app.register(jsonBody);
   await app.register(errorHandler);
   await app.register(metrics, {

@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { fraudConfig, loadEnv } from '../config/env.js';
 import { exchangeOptions } from '../config/exchange.js';
 import { createCcxtExchange } from '../exchange/ccxt-exchange.js';
@@ -7,20 +7,23 @@ import { onShutdown } from '../runtime/shutdown.js';
 import { createWorkerMetrics, serveWorkerMetrics } from '../metrics/worker-metrics.js';
 import { createWorker } from './worker.js';
 import { ensurePriceSchedule } from './schedules.js';
+import { activityAware, runtimeLogging } from '../logging/worker-log.js';
 
 const env = loadEnv();
 const exchangeSettings = exchangeOptions(env);
 const metrics = createWorkerMetrics();
+const logging = runtimeLogging(env.LOG_LEVEL);
 // Signals are ours to handle (below), not the SDK's: one shutdown closes the worker and then the rest.
 Runtime.install({
   shutdownSignals: [],
-  // The SDK's runtime metrics (task latencies, slots, sticky cache...) come from its Rust core.
-  ...(env.WORKER_METRICS_PORT && {
-    telemetryOptions: {
-      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
+  logger: logging.logger,
+  telemetryOptions: {
+    logging: logging.core,
+    // The SDK's runtime metrics (task latencies, slots, sticky cache...) come from its Rust core.
+    ...(env.WORKER_METRICS_PORT && {
       metrics: { prometheus: { bindAddress: `127.0.0.1:${env.WORKER_SDK_METRICS_PORT}` } },
-    },
-  }),
+    }),
+  },
 });
 const orm = await openDatabase(env);
 const { connection: clientConnection, client } = await connectTemporal(env);
@@ -32,7 +35,7 @@ const worker = await createWorker({
   taskQueue: env.TEMPORAL_TASK_QUEUE,
   orm,
   temporal: client,
-  exchange: createCcxtExchange({ ...exchangeSettings, logger: Runtime.instance().logger }),
+  exchange: createCcxtExchange({ ...exchangeSettings, logger: activityAware(Runtime.instance().logger) }),
   aggregationThreshold: env.AGGREGATION_THRESHOLD,
   aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
   maxOrderTotal: env.MAX_AMOUNT,
@@ -61,7 +64,10 @@ onShutdown(
     await connection.close();
     await orm.close();
   },
-  { info: (message) => console.log(message), error: console.error },
+  {
+    info: (message) => logging.logger.info(message),
+    error: (error) => logging.logger.error('shutdown failed', { error }),
+  },
   false,
 );
 await running;

@@ -58,5 +58,11 @@ export const addToPoolSignal = defineSignal<[PooledOrder]>('addOrder');
 export const poolQuery = defineQuery<PoolView>('pool');
 
 export const orderWorkflowId = (orderId: number) => `order-${orderId}`;
+/** The order an `order-<id>` workflow is for; undefined for any other workflow id. */
+export const orderIdOf = (workflowId: string): number | undefined => {
+  const match = /^order-([1-9]\d{0,15})$/.exec(workflowId);
+  const orderId = Number(match?.[1]);
+  return Number.isSafeInteger(orderId) ? orderId : undefined;
+};
 export const poolWorkflowId = (crypto: string) => `pool-${crypto}`;
 export const PRICE_SCHEDULE_ID = 'refresh-prices';

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { buildApp } from '../../src/api/app.js';
+import type { ApiDeps } from '../../src/api/deps.js';
 import { fraudConfig, loadEnv, passwordHashCost, type Env } from '../../src/config/env.js';
 import { setPasswordHashCost } from '../../src/services/accounts.js';
 import { seed } from '../../src/services/seed.js';
@@ -76,6 +77,8 @@ export interface StartApiOptions {
   simulatorEnv?: Record<string, string>;
   /** Adds routes or hooks to the built app before it listens. */
   extend?: (app: FastifyInstance) => void | Promise<void>;
+  /** Receives the API's log lines (set LOG_LEVEL too: tests default to silent). */
+  logDestination?: ApiDeps['logDestination'];
 }
 
 /** The real API on a random port, over a fresh seeded database and the run's Temporal dev server. */
@@ -117,7 +120,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     );
     running = worker.run();
   }
-  const app = await buildApp({ env, orm: db.orm, temporal });
+  const app = await buildApp({ env, orm: db.orm, temporal, logDestination: options.logDestination });
   await options.extend?.(app);
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `${address}/api/v1`;

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FastifyBaseLogger } from 'fastify';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
@@ -64,6 +65,7 @@ function unreachable(error: unknown): boolean {
  * execute. If Temporal cannot be reached to start it, nothing can move money and the answer is
  * 503 with `Retry-After`. With an Idempotency-Key the final answer, a refusal included, is
  * stored and replayed; a retry of a 202 or 503 joins the same workflow, so it never buys twice.
+ * `logFor` gives the logger for the order once its id is known; the outcome is one line on it.
  */
 export async function placeOrder(
   deps: PlacementDeps,
@@ -71,6 +73,7 @@ export async function placeOrder(
   userId: number,
   request: OrderRequest,
   idempotencyKey: string | undefined,
+  logFor: (orderId: number) => FastifyBaseLogger,
 ): Promise<PlacementResponse> {
   const crypto = request.crypto;
   await activeCrypto(em, crypto); // 400 before anything is reserved or started
@@ -78,14 +81,33 @@ export async function placeOrder(
   // The order id comes first, so the workflow id is known up front; a retry with the same
   // Idempotency-Key reuses it, and with it the same workflow and the same debit.
   const reservation = await reserveOrderId(em, userId, idempotencyKey, { crypto, amount });
-  if (reservation.stored) return reservation.stored as PlacementResponse;
+  const log = logFor(reservation.orderId);
+  if (reservation.stored) {
+    log.info({ status: reservation.stored.status }, 'order answered again for its idempotency key');
+    return reservation.stored as PlacementResponse;
+  }
 
   const input: OrderInput = { orderId: reservation.orderId, userId, crypto, amount };
   const response = await runPlacement(deps, em, input);
+  logOutcome(log, response);
   if (idempotencyKey && response.status !== 202 && response.status !== 503) {
     await storeResponse(em, { userId, scope: 'order', key: idempotencyKey }, response);
   }
   return response;
+}
+
+/** A refusal is a normal outcome (info, no stack); an unreachable Temporal is worth a warning. */
+function logOutcome(log: FastifyBaseLogger, response: PlacementResponse): void {
+  if (response.status === 201) {
+    const order = response.body as OrderView;
+    log.info({ state: order.state, crypto: order.crypto, total: order.total_price }, 'order placed');
+  } else if (response.status === 202) {
+    log.info('order placing: the debit did not answer in time');
+  } else if (response.status === 503) {
+    log.warn('order not started: Temporal is unreachable');
+  } else {
+    log.info({ code: (response.body as ErrorBody).error.code }, 'order refused');
+  }
 }
 
 async function runPlacement(

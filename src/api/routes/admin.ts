@@ -34,6 +34,7 @@ import {
 } from '../schemas.js';
 import type { Env } from '../../config/env.js';
 import { emptyPool, poolAges } from '../pools.js';
+import { logAboutOrder } from '../orders/order-log.js';
 import { listPurchases } from '../../services/purchases.js';
 import { houseSummary, listHouseEntries } from '../../services/house.js';
 import { formatUsd, readUsd } from '../../domain/money.js';
@@ -81,13 +82,16 @@ export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> 
       },
       async (request) => {
         const orderId = request.params.id;
+        const log = logAboutOrder(request, orderId);
         if ((await heldOrderState(request.em, orderId)) !== 'held') {
           throw conflict('order_not_held', 'the order is not waiting for review');
         }
         try {
-          return await temporal.workflow
+          const order = await temporal.workflow
             .getHandle(orderWorkflowId(orderId))
             .executeUpdate(reviewOrderUpdate, { args: [{ decision, adminId: request.user.id }] });
+          log.info({ decision, adminId: request.user.id, state: order.state }, 'order reviewed');
+          return order;
         } catch (error) {
           // The review activity found the caller is no longer an admin (the token's role is older).
           const refusal = error instanceof WorkflowUpdateFailedError ? fromFailure(error.cause) : undefined;

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { getUserOrder, listUserOrders } from '../../services/orders.js';
 import { placeOrder, type PlacementDeps } from '../orders/placement.js';
+import { logAboutOrder } from '../orders/order-log.js';
 import { findPlacementRecord, type PlacementView } from '../../services/placements.js';
 import { DomainError } from '../../domain/errors.js';
 import { API_PREFIX } from '../prefix.js';
@@ -64,6 +65,7 @@ export const orderRoutes: FastifyPluginAsyncZod<PlacementDeps> = async (app, dep
         request.user.id,
         request.body,
         idempotencyKey(request),
+        (orderId) => logAboutOrder(request, orderId),
       );
       if (result.status === 202) {
         reply.header('location', `${API_PREFIX}/orders/${(result.body as PlacementView).id}/`);
@@ -108,6 +110,7 @@ export const orderRoutes: FastifyPluginAsyncZod<PlacementDeps> = async (app, dep
     },
     async (request) => {
       const { id } = request.params;
+      logAboutOrder(request, id);
       // The order row, once the debit committed; before that, the placement record.
       return getUserOrder(request.em, request.user.id, id).catch(async (error: unknown) => {
         if (!(error instanceof DomainError) || error.code !== 'not_found') throw error;

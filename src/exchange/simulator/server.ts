@@ -6,6 +6,7 @@ import { BinanceError, errors } from './errors.js';
 import { FaultInjector } from './faults.js';
 import { publicRoutes } from './public-routes.js';
 import { SimulatorState } from './state.js';
+import { OneLinePerRequest } from '../../logging/request-log.js';
 
 export interface SimulatorOptions {
   /** Source of randomness for faults and price drift; defaults to Math.random. */
@@ -23,7 +24,7 @@ export function buildSimulator(config: SimulatorConfig, options: SimulatorOption
     { failureRate: config.failureRate, dropRate: config.dropRate, latencyMs: config.latencyMs },
     random,
   );
-  const app = Fastify({ logger: { level: config.logLevel } });
+  const app = Fastify({ logger: { level: config.logLevel }, logController: new OneLinePerRequest() });
 
   // Signed requests are verified against the body exactly as sent, so it is kept as text.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
