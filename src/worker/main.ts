@@ -5,6 +5,8 @@ import { createCcxtExchange } from '../exchange/ccxt-exchange.js';
 import { connectTemporal, openDatabase } from '../runtime/resources.js';
 import { onShutdown } from '../runtime/shutdown.js';
 import { createWorkerMetrics, serveWorkerMetrics } from '../metrics/worker-metrics.js';
+import { sdkMetricsExporter } from '../metrics/sdk-metrics.js';
+import { startReconcileCheck } from '../metrics/reconcile-check.js';
 import { createWorker } from './worker.js';
 import { ensurePriceSchedule } from './schedules.js';
 
@@ -18,7 +20,7 @@ Runtime.install({
   ...(env.WORKER_METRICS_PORT && {
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
-      metrics: { prometheus: { bindAddress: `127.0.0.1:${env.WORKER_SDK_METRICS_PORT}` } },
+      metrics: sdkMetricsExporter(env.WORKER_SDK_METRICS_PORT),
     },
   }),
 });
@@ -49,6 +51,7 @@ const metricsServer = env.WORKER_METRICS_PORT
       `http://127.0.0.1:${env.WORKER_SDK_METRICS_PORT}/metrics`,
     )
   : undefined;
+const reconcileCheck = startReconcileCheck(orm, metrics, env.RECONCILE_INTERVAL, Runtime.instance().logger);
 
 const running = worker.run();
 // No deadline: the worker stops polling at once and waits for its in-flight tasks to drain.
@@ -56,6 +59,7 @@ onShutdown(
   async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined);
+    await reconcileCheck.stop();
     metricsServer?.close();
     await clientConnection.close();
     await connection.close();
