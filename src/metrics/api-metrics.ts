@@ -148,7 +148,8 @@ export function createApiMetrics(orm: MikroORM, temporal: Client, options: ApiMe
   );
   new Gauge({
     name: 'orders_held_oldest_timestamp_seconds',
-    help: 'When the longest-waiting held order was placed (absent when none waits for review)',
+    // A gauge without labels always has a value: 0 stands for "none" (PromQL: `> 0` drops it).
+    help: 'When the longest-waiting held order was placed; 0 when none waits for review',
     registers: [registry],
     async collect() {
       const at = (await business()).oldestHeldAt;

@@ -57,7 +57,7 @@ export function createWorkerMetrics() {
   });
   const reconcileLastSuccess = new Gauge({
     name: 'reconcile_last_success_timestamp_seconds',
-    help: 'When the reconcile check last ran and found everything in agreement',
+    help: 'When the reconcile check last ran and found everything in agreement; 0 until it has',
     registers: [registry],
   });
   const reconcileRuns = new Counter({
