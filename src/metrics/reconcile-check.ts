@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { reconcile } from '../services/ledger.js';
+import { reconcileSnapshot } from '../services/ledger.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface ReconcileCheck {
@@ -12,13 +12,12 @@ interface CheckLogger {
 }
 
 /** A check that runs longer than this is cancelled rather than left holding a snapshot. */
-const STATEMENT_TIMEOUT = '60s';
+const STATEMENT_TIMEOUT_MS = 60_000;
 
 /**
  * Runs `make reconcile`'s check every `intervalMs` and exports its result, so an alert fires when
  * a wallet or a purchase disagrees with its ledger. The next check is scheduled when one ends, so
- * checks never overlap; each reads one read-only snapshot (repeatable read), so a purchase that
- * commits halfway through cannot show up as a disagreement.
+ * checks never overlap; each reads one snapshot (services/ledger.ts reconcileSnapshot).
  */
 export function startReconcileCheck(
   orm: MikroORM,
@@ -33,13 +32,7 @@ export function startReconcileCheck(
   async function check(): Promise<void> {
     const started = performance.now();
     try {
-      const result = await orm.em.fork().transactional(
-        async (tx) => {
-          await tx.execute(`set local statement_timeout = '${STATEMENT_TIMEOUT}'`);
-          return reconcile(tx);
-        },
-        { isolationLevel: 'repeatable read', readOnly: true },
-      );
+      const result = await reconcileSnapshot(orm.em.fork(), STATEMENT_TIMEOUT_MS);
       const failures = result.mismatches.length + result.house.failures.length;
       metrics.reconcileFailures.set(failures);
       metrics.reconcileRuns.inc({ outcome: failures === 0 ? 'ok' : 'failed' });
