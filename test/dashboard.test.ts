@@ -13,8 +13,8 @@ import { exposedNames, metricNames } from './support/promql.js';
 
 const deployments = new URL('../deployments/', import.meta.url);
 const dashboardsDir = new URL('grafana/dashboards/', deployments);
-/** Prometheus adds these to every scrape; nothing exports them. */
-const SYNTHETIC = new Set(['up']);
+/** Prometheus adds `up` to every scrape, and the job and instance labels to every series. */
+const TARGET_LABELS = ['job', 'instance'];
 
 interface Panel {
   title: string;
@@ -57,7 +57,7 @@ let api: TestApi;
 let sdkPort: number;
 const servers: Server[] = [];
 let reconcileCheck: ReconcileCheck | undefined;
-const seen = new Set<string>(SYNTHETIC);
+const seen = new Map<string, Set<string>>([['up', new Set(TARGET_LABELS)]]);
 const endpoints: string[] = [];
 
 const listening = async (server: Server) => {
@@ -67,10 +67,12 @@ const listening = async (server: Server) => {
 };
 
 /** Scrapes every endpoint and remembers every metric name seen (series come and go, e.g. pools). */
-async function scrape(): Promise<Set<string>> {
+async function scrape(): Promise<Map<string, Set<string>>> {
   for (const url of endpoints) {
     const text = await (await fetch(url)).text();
-    for (const name of exposedNames(text)) seen.add(name);
+    for (const [name, labels] of exposedNames(text)) {
+      seen.set(name, new Set([...(seen.get(name) ?? []), ...labels, ...TARGET_LABELS]));
+    }
   }
   return seen;
 }
@@ -170,10 +172,13 @@ it.each([
   const names = await scrape();
   expect(expressions.length).toBeGreaterThan(5);
   const problems = expressions.flatMap(([where, expr]) => {
-    const { names: used, errors } = metricNames(expr);
+    const { names: used, matchers, errors } = metricNames(expr);
     return [
       ...errors.map((e) => `${where}: ${e}`),
       ...used.filter((n) => !names.has(n)).map((n) => `${where}: ${n} is exported by nothing`),
+      ...matchers
+        .filter(({ metric, label }) => names.has(metric) && !names.get(metric)!.has(label))
+        .map(({ metric, label }) => `${where}: ${metric} has no label ${label}`),
     ];
   });
   expect(problems).toEqual([]);
@@ -185,4 +190,8 @@ it('the check itself fails on a metric nothing exports, and on PromQL that does 
   expect(metricNames('sum(rate(orders_settled_totl[5m]))').names).toEqual(['orders_settled_totl']);
   expect(metricNames('sum(rate(orders_settled_total[5m])').errors).not.toEqual([]);
   expect(metricNames('{__name__=~"orders.*"}').errors).not.toEqual([]);
+  expect(names.get('orders_settled_total')).not.toContain('outcome');
+  expect(metricNames('orders_settled_total{outcome="completed"}').matchers).toEqual([
+    { metric: 'orders_settled_total', label: 'outcome' },
+  ]);
 });
