@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NPM := npm
 RUN := npm run --silent
 
-.PHONY: help install dev test lint typecheck migrate seed worker api exchange-sim reconcile exchange-check up down bench chaos clean
+.PHONY: help install dev test test-alerts lint typecheck migrate seed worker api exchange-sim reconcile exchange-check up down bench chaos clean
 
 help: ## Show the available commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,10 +23,16 @@ install: node_modules/.package-lock.json .tools/bin/temporal-test-server ## Inst
 dev: install ## Start Temporal, Postgres, migrations, seed, worker, exchange simulator and the API
 	$(RUN) dev
 
-test: install ## Lint, type-check and run every test (real Postgres, real Temporal)
+test: install test-alerts ## Lint, type-check and run every test (real Postgres, real Temporal)
 	$(RUN) lint
 	$(RUN) typecheck
 	$(RUN) test
+
+# promtool ships with Debian's `prometheus` package (.ci/run installs it).
+test-alerts: ## Check the Prometheus config and rules, and run the alert rules' unit tests (promtool)
+	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus (see .ci/run)"; exit 1; }
+	promtool check config deployments/prometheus/prometheus.yml
+	promtool test rules deployments/prometheus/alerts.test.yml
 
 lint: install ## ESLint and Prettier
 	$(RUN) lint

@@ -183,7 +183,11 @@ describe('metrics', () => {
     const storm = await Promise.all(Array.from({ length: 20 }, scrape));
     for (const text of storm) expect(text).toMatch(/^pool_orders\{crypto="ETH"\} 0$/m);
     // Without the cache the change shows at once.
-    const fresh = createApiMetrics(cached.db.orm, cached.temporal, { cacheTtlMs: 0 });
+    const fresh = createApiMetrics(cached.db.orm, cached.temporal, {
+      cacheTtlMs: 0,
+      poolMaxWaitMs: cached.env.AGGREGATION_MAX_WAIT,
+      reviewTimeoutMs: cached.env.FRAUD_REVIEW_TIMEOUT,
+    });
     const uncached = await fresh.registry.metrics();
     expect(uncached).toMatch(/^pool_orders\{crypto="ABAN"\} 0$/m);
     expect(uncached).not.toMatch(/crypto="ETH"/);

@@ -3,7 +3,7 @@ import getPort from 'get-port';
 import { Client, Connection } from '@temporalio/client';
 import { waitForPort } from '../tools/temporal-dev-server.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
-import { ADMIN, SIMULATOR_KEYS } from './support/api.js';
+import { ADMIN, SIMULATOR_KEYS, eventually } from './support/api.js';
 
 /** The API and the worker as they run in production: their own processes, stopped by SIGTERM. */
 let db: TestDatabase;
@@ -27,8 +27,16 @@ const baseEnv = () => ({
   TEMPORAL_TASK_QUEUE: `shutdown-${process.pid}`,
 });
 
-/** Starts `script`, waits until `port` answers, sends SIGTERM and reports how the process ended. */
-async function startAndTerminate(script: string, env: NodeJS.ProcessEnv, port: number) {
+/**
+ * Starts `script`, waits until `port` answers (and `whileUp` is done), sends SIGTERM and reports how
+ * the process ended.
+ */
+async function startAndTerminate(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  port: number,
+  whileUp?: () => Promise<unknown>,
+) {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,6 +52,7 @@ async function startAndTerminate(script: string, env: NodeJS.ProcessEnv, port: n
       waitForPort(port, '127.0.0.1', 45_000),
       exited.then(() => Promise.reject(new Error(`${script} exited during start-up:\n${output}`))),
     ]);
+    await whileUp?.();
     child.kill('SIGTERM');
     const exit = await exited;
     return { ...exit, output };
@@ -77,6 +86,15 @@ it('the worker drains, closes and exits 0 on SIGTERM', async () => {
       WORKER_SDK_METRICS_PORT: String(await getPort()),
     },
     metricsPort,
+    // Its /metrics as main.ts wires it: its own, the reconcile check run at start, and the SDK's
+    // under their Prometheus names.
+    () =>
+      eventually<string>(
+        () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()),
+        (text) =>
+          /^reconcile_runs_total\{outcome="ok"\} 1$/m.test(text) &&
+          /^temporal_worker_task_slots_available\{/m.test(text),
+      ),
   );
   expect(exit).toMatchObject({ code: 0, signal: null });
   expect(exit.output).toContain('SIGTERM received, shutting down');

@@ -1,6 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as ccxt from 'ccxt';
 import { createWorkerMetrics, serveWorkerMetrics } from '../src/metrics/worker-metrics.js';
+import { exchangeErrorLabels } from '../src/activities/errors.js';
+import { translateError } from '../src/exchange/ccxt-errors.js';
 
 it('the worker serves its own metrics followed by the SDK’s', async () => {
   // Stands in for the Temporal core's Prometheus exporter: a real HTTP server with its text.
@@ -25,4 +28,18 @@ it('the worker serves its own metrics followed by the SDK’s', async () => {
     server.close();
     sdk.close();
   }
+});
+
+it('labels exchange errors with their kind and ccxt class, as the driver translates them', () => {
+  const log = { error: () => undefined, warn: () => undefined };
+  const labels = (error: Error) => exchangeErrorLabels(translateError(error, 'buy', log));
+  expect(labels(new ccxt.InsufficientFunds('no balance'))).toEqual({
+    kind: 'rejected',
+    error: 'InsufficientFunds',
+  });
+  expect(labels(new ccxt.RequestTimeout('slow'))).toEqual({ kind: 'unavailable', error: 'RequestTimeout' });
+  expect(exchangeErrorLabels(new TypeError('bad answer'))).toEqual({
+    kind: 'unexpected',
+    error: 'TypeError',
+  });
 });

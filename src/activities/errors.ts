@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { DataError, DomainError, unprocessable } from '../domain/errors.js';
 import { toFailure } from '../temporal/failures.js';
-import { ExchangeRejectedError } from '../exchange/exchange.js';
+import { ExchangeRejectedError, ExchangeUnavailableError } from '../exchange/exchange.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 /** The failure type of data an activity read and cannot use (see DataError). */
@@ -52,6 +52,35 @@ export async function countBuy<T>(
   } catch (error) {
     const outcome = error instanceof ApplicationFailure && error.nonRetryable ? 'rejected' : 'failed';
     deps.metrics?.exchangeBuys.inc({ kind, outcome });
+    throw error;
+  }
+}
+
+/** Which exchange call failed, for exchange_errors_total. */
+export type ExchangeCall = 'buy' | 'find_fill' | 'markets';
+
+/**
+ * The kind and class of an error the exchange driver threw: a refusal carries ccxt's class name as
+ * its code; an unavailable exchange, the class of what caused it (a ccxt NetworkError, RequestTimeout,
+ * RateLimitExceeded...); anything else is unexpected, named by its own class.
+ */
+export function exchangeErrorLabels(error: unknown): { kind: string; error: string } {
+  if (error instanceof ExchangeRejectedError) return { kind: 'rejected', error: error.code };
+  if (error instanceof ExchangeUnavailableError)
+    return { kind: 'unavailable', error: error.cause instanceof Error ? error.cause.name : error.name };
+  return { kind: 'unexpected', error: error instanceof Error ? error.name : typeof error };
+}
+
+/** Counts a failed exchange call by its kind and class, before it becomes a Temporal failure. */
+export async function countExchangeErrors<T>(
+  deps: { metrics?: WorkerMetrics },
+  call: ExchangeCall,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    deps.metrics?.exchangeErrors.inc({ call, ...exchangeErrorLabels(error) });
     throw error;
   }
 }

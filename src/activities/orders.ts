@@ -2,7 +2,8 @@ import { completeOrder, debitOrder, findOrder, refundOrder } from '../services/o
 import { approveHeldOrder, rejectHeldOrder } from '../services/reviews.js';
 import type { Fill } from '../exchange/exchange.js';
 import { orderClientId, type OrderInput, type OrderView, type Placement } from '../domain/orders.js';
-import { countBuy, permanentFailures } from './errors.js';
+import { countBuy, countExchangeErrors, permanentFailures } from './errors.js';
+import { recordSettled } from '../metrics/worker-metrics.js';
 import { afterEveryAttempt, earlierAttempt } from './exchange-attempts.js';
 import { log } from '@temporalio/activity';
 import { DomainError } from '../domain/errors.js';
@@ -20,18 +21,24 @@ export function createOrderActivities(deps: ActivityDeps) {
           fraud: deps.fraud,
         }).catch((error: unknown) => {
           // A refusal is a normal outcome: one info line, no stack.
-          if (error instanceof DomainError)
+          if (error instanceof DomainError) {
             log.info('order refused', { orderId: input.orderId, code: error.code });
+            deps.metrics?.ordersSettled.inc({ state: 'rejected', route: 'none' });
+          }
           throw error;
         }),
       );
-      const action =
-        placement.route === 'review' ? 'hold' : placement.route === 'rejected' ? 'reject' : 'allow';
+      const { placedNow, ...placed } = placement;
+      const action = placed.route === 'review' ? 'hold' : placed.route === 'rejected' ? 'reject' : 'allow';
       if (action === 'reject') {
-        log.info('order refused', { orderId: input.orderId, code: 'order_rejected', rule: placement.rule });
+        log.info('order refused', { orderId: input.orderId, code: 'order_rejected', rule: placed.rule });
       }
-      deps.metrics?.fraudDecisions.inc({ action, rule: placement.rule ?? 'none' });
-      return { ...placement, reviewTimeoutMs: deps.reviewTimeoutMs };
+      // A retry that finds the order placed decided nothing new.
+      if (placedNow) {
+        deps.metrics?.fraudDecisions.inc({ action, rule: placed.rule ?? 'none' });
+        if (action === 'reject') deps.metrics?.ordersSettled.inc({ state: 'rejected', route: 'none' });
+      }
+      return { ...placed, reviewTimeoutMs: deps.reviewTimeoutMs };
     },
 
     /** Refused (`reviewer_not_admin`, permanent) unless the reviewer is an admin in Postgres. */
@@ -41,7 +48,7 @@ export function createOrderActivities(deps: ActivityDeps) {
 
     async rejectHeldOrder(orderId: number, adminId: number | null, reason: string): Promise<OrderView> {
       return permanentFailures(async () => {
-        await rejectHeldOrder(orm.em.fork(), orderId, adminId, reason);
+        recordSettled(deps.metrics, await rejectHeldOrder(orm.em.fork(), orderId, adminId, reason));
         return (await findOrder(orm.em.fork(), orderId))!;
       });
     },
@@ -54,21 +61,25 @@ export function createOrderActivities(deps: ActivityDeps) {
         notional: order.total_price,
         retryOf: earlierAttempt(),
       };
-      return countBuy(deps, 'order', () => permanentFailures(() => exchange.buy(request)));
+      return countBuy(deps, 'order', () =>
+        permanentFailures(() => countExchangeErrors(deps, 'buy', () => exchange.buy(request))),
+      );
     },
 
     /** What the exchange bought under a client order id, if anything (undefined when it did not). */
     async findFill(clientOrderId: string, crypto: string): Promise<Fill | undefined> {
-      return exchange.findFill(clientOrderId, crypto, afterEveryAttempt());
+      return countExchangeErrors(deps, 'find_fill', () =>
+        exchange.findFill(clientOrderId, crypto, afterEveryAttempt()),
+      );
     },
 
     /** Completes the order with its fill and the house entries; a malformed fill fails for good. */
     async completeOrder(orderId: number, fill: Fill): Promise<void> {
-      await permanentFailures(() => completeOrder(orm.em.fork(), orderId, fill));
+      recordSettled(deps.metrics, await permanentFailures(() => completeOrder(orm.em.fork(), orderId, fill)));
     },
 
     async refundOrder(orderId: number, reason: string): Promise<void> {
-      await permanentFailures(() => refundOrder(orm.em.fork(), orderId, reason));
+      recordSettled(deps.metrics, await permanentFailures(() => refundOrder(orm.em.fork(), orderId, reason)));
     },
   };
 }

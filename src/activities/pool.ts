@@ -2,7 +2,8 @@ import { addToPoolSignal, poolWorkflowId, type PooledOrder } from '../workflows/
 import { formatUsd } from '../domain/money.js';
 import { completeBatch, failBatch, openBatch, type OpenedBatch } from '../services/batches.js';
 import type { Fill } from '../exchange/exchange.js';
-import { countBuy, permanentFailures } from './errors.js';
+import { countBuy, countExchangeErrors, permanentFailures } from './errors.js';
+import { recordSettled } from '../metrics/worker-metrics.js';
 import { earlierAttempt } from './exchange-attempts.js';
 import { currentPoolThreshold } from '../services/cryptos.js';
 import type { ActivityDeps } from './index.js';
@@ -35,23 +36,29 @@ export function createPoolActivities(deps: ActivityDeps) {
     async buyBatch(batch: Pick<OpenedBatch, 'batchId' | 'notional'>, crypto: string): Promise<Fill> {
       return countBuy(deps, 'batch', () =>
         permanentFailures(() =>
-          exchange.buy({
-            clientOrderId: batch.batchId,
-            crypto,
-            notional: batch.notional,
-            retryOf: earlierAttempt(),
-          }),
+          countExchangeErrors(deps, 'buy', () =>
+            exchange.buy({
+              clientOrderId: batch.batchId,
+              crypto,
+              notional: batch.notional,
+              retryOf: earlierAttempt(),
+            }),
+          ),
         ),
       );
     },
 
     /** Completes the batch with its fill and the house entries; a malformed fill fails for good. */
     async completeBatch(batchId: string, fill: Fill): Promise<void> {
-      await permanentFailures(() => completeBatch(orm.em.fork(), batchId, fill));
+      const completed = await permanentFailures(() => completeBatch(orm.em.fork(), batchId, fill));
+      if (completed.length > 0) deps.metrics?.batchesSettled.inc({ state: 'completed' });
+      recordSettled(deps.metrics, completed);
     },
 
     async failBatch(batchId: string, reason: string): Promise<void> {
-      await failBatch(orm.em.fork(), batchId, reason);
+      const { batchFailed, refunded } = await failBatch(orm.em.fork(), batchId, reason);
+      if (batchFailed) deps.metrics?.batchesSettled.inc({ state: 'failed' });
+      recordSettled(deps.metrics, refunded);
     },
   };
 }

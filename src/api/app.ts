@@ -96,7 +96,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(jsonBody);
   await app.register(errorHandler);
   await app.register(metrics, {
-    metrics: createApiMetrics(orm, deps.temporal, { cacheTtlMs: env.API_METRICS_CACHE_TTL }),
+    metrics: createApiMetrics(orm, deps.temporal, {
+      cacheTtlMs: env.API_METRICS_CACHE_TTL,
+      poolMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+      reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
+    }),
   });
   await app.register(entityManager, { orm });
 

@@ -147,6 +147,8 @@ export const envSchema = z
     WORKER_METRICS_PORT: int(9464),
     /** Where the Temporal SDK exports its own metrics, read by the worker's /metrics. */
     WORKER_SDK_METRICS_PORT: int(9465),
+    /** How often the worker runs the reconcile check and exports its result (reconcile_* metrics). */
+    RECONCILE_INTERVAL: duration('5m').refine((ms) => ms >= 1_000, 'must be at least 1s'),
 
     RATE_LIMIT_ENABLED: flag(true),
     /** Key prefix of the counters in Redis. */

@@ -5,12 +5,14 @@ import type { Client } from '@temporalio/client';
 import { poolQuery, poolWorkflowId } from '../workflows/definitions.js';
 import { readUsd } from '../domain/money.js';
 import { cachedFor } from './cached.js';
-import { countByState, countRefunds } from '../services/metrics.js';
+import { countByState, countRefunds, oldestHeldOrderAt } from '../services/metrics.js';
 import { listActiveCryptos } from '../services/cryptos.js';
 
 interface PoolFigures {
   orders: number;
   totalCents: number;
+  /** When its oldest order joined (seconds since the epoch); undefined when it is empty. */
+  oldestAt?: number;
 }
 
 interface BusinessState {
@@ -18,15 +20,17 @@ interface BusinessState {
   batches: Map<string, number>;
   refunds: number;
   pools: Map<string, PoolFigures>;
+  oldestHeldAt?: number;
 }
 
 async function readBusinessState(orm: MikroORM, temporal: Client): Promise<BusinessState> {
   const em = orm.em.fork();
-  const [orders, batches, refunds, cryptos] = await Promise.all([
+  const [orders, batches, refunds, cryptos, oldestHeldAt] = await Promise.all([
     countByState(em, 'orders'),
     countByState(em, 'batches'),
     countRefunds(em),
     listActiveCryptos(em),
+    oldestHeldOrderAt(em),
   ]);
   const pools = new Map(
     await Promise.all(
@@ -39,13 +43,27 @@ async function readBusinessState(orm: MikroORM, temporal: Client): Promise<Busin
         return [
           name,
           view
-            ? { orders: view.orders.length, totalCents: Number(readUsd(view.total)) }
+            ? {
+                orders: view.orders.length,
+                totalCents: Number(readUsd(view.total)),
+                oldestAt: oldestAddedAt(view.orders),
+              }
             : { orders: 0, totalCents: 0 },
         ];
       }),
     ),
   );
-  return { orders, batches, refunds, pools };
+  return { orders, batches, refunds, pools, oldestHeldAt };
+}
+
+const oldestAddedAt = (orders: { added_at: string }[]): number | undefined =>
+  orders.length === 0 ? undefined : Math.min(...orders.map((o) => Date.parse(o.added_at))) / 1000;
+
+export interface ApiMetricsOptions {
+  cacheTtlMs: number;
+  /** AGGREGATION_MAX_WAIT and FRAUD_REVIEW_TIMEOUT, exported so alerts follow the configuration. */
+  poolMaxWaitMs: number;
+  reviewTimeoutMs: number;
 }
 
 /**
@@ -53,7 +71,7 @@ async function readBusinessState(orm: MikroORM, temporal: Client): Promise<Busin
  * business gauges (orders by state, pools) are read from Postgres and the pool workflows at scrape
  * time (at most once per `cacheTtlMs`), so every API process reports the same truth.
  */
-export function createApiMetrics(orm: MikroORM, temporal: Client, options: { cacheTtlMs: number }) {
+export function createApiMetrics(orm: MikroORM, temporal: Client, options: ApiMetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'api_' });
 
@@ -104,7 +122,7 @@ export function createApiMetrics(orm: MikroORM, temporal: Client, options: { cac
       this.set((await business()).refunds);
     },
   });
-  const poolGauge = (name: string, help: string, pick: (pool: PoolFigures) => number) =>
+  const poolGauge = (name: string, help: string, pick: (pool: PoolFigures) => number | undefined) =>
     new Gauge({
       name,
       help,
@@ -113,12 +131,40 @@ export function createApiMetrics(orm: MikroORM, temporal: Client, options: { cac
       async collect() {
         const pools = (await business()).pools;
         this.reset();
-        for (const [crypto, pool] of pools) this.set({ crypto }, pick(pool));
+        for (const [crypto, pool] of pools) {
+          const value = pick(pool);
+          if (value !== undefined) this.set({ crypto }, value);
+        }
       },
     });
   poolGauge('pool_orders', 'Orders waiting in the pool of each crypto', (p) => p.orders);
   // Whole cents: a metric value is a float, so it carries an integer, never dollars.
   poolGauge('pool_total_cents', 'US cents waiting in the pool of each crypto', (p) => p.totalCents);
+  // Absolute times rather than ages: a cached read stays right, and PromQL subtracts it from time().
+  poolGauge(
+    'pool_oldest_order_timestamp_seconds',
+    'When the oldest order waiting in the pool of each crypto joined it (absent when the pool is empty)',
+    (p) => p.oldestAt,
+  );
+  new Gauge({
+    name: 'orders_held_oldest_timestamp_seconds',
+    // A gauge without labels always has a value: 0 stands for "none" (PromQL: `> 0` drops it).
+    help: 'When the longest-waiting held order was placed; 0 when none waits for review',
+    registers: [registry],
+    async collect() {
+      const at = (await business()).oldestHeldAt;
+      this.reset();
+      if (at !== undefined) this.set(at);
+    },
+  });
+  const setting = (name: string, help: string, ms: number) =>
+    new Gauge({ name, help, registers: [registry] }).set(ms / 1000);
+  setting('pool_max_wait_seconds', 'AGGREGATION_MAX_WAIT: a pool this old is bought', options.poolMaxWaitMs);
+  setting(
+    'order_review_timeout_seconds',
+    'FRAUD_REVIEW_TIMEOUT: a held order not reviewed by then is refunded',
+    options.reviewTimeoutMs,
+  );
 
   return { registry, httpDuration, placement, rateLimited };
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SettledOrder } from '../services/settled.js';
 
 /** The worker's own metrics; the Temporal SDK's runtime metrics are appended at scrape time. */
 export function createWorkerMetrics() {
@@ -17,10 +18,89 @@ export function createWorkerMetrics() {
     labelNames: ['kind', 'outcome'],
     registers: [registry],
   });
-  return { registry, fraudDecisions, exchangeBuys };
+  const exchangeErrors = new Counter({
+    name: 'exchange_errors_total',
+    help: 'Failed exchange calls by call (buy, find_fill, markets), kind (rejected, unavailable, unexpected) and error class',
+    labelNames: ['call', 'kind', 'error'],
+    registers: [registry],
+  });
+  const ordersSettled = new Counter({
+    name: 'orders_settled_total',
+    help: 'Orders that reached a final state (completed, failed, rejected), by the route they took (alone, pooled, review, none)',
+    labelNames: ['state', 'route'],
+    registers: [registry],
+  });
+  const settleDuration = new Histogram({
+    name: 'order_settle_duration_seconds',
+    help: 'From an order’s creation (its debit) to its final state, completed or failed',
+    labelNames: ['state', 'route'],
+    // Alone: seconds; pooled: up to AGGREGATION_MAX_WAIT (15m); held: up to FRAUD_REVIEW_TIMEOUT (24h).
+    buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 900, 1200, 1800, 3600, 21600, 86400],
+    registers: [registry],
+  });
+  const refunds = new Counter({
+    name: 'order_refunds_total',
+    help: 'Orders refunded (failed after their debit), by the route they were on',
+    labelNames: ['route'],
+    registers: [registry],
+  });
+  const batchesSettled = new Counter({
+    name: 'batches_settled_total',
+    help: 'Pool batches that reached a final state (completed, failed)',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const reconcileFailures = new Gauge({
+    name: 'reconcile_failures',
+    help: 'Wallets and purchases that disagreed with their ledger or the house account at the last reconcile check',
+    registers: [registry],
+  });
+  const reconcileLastSuccess = new Gauge({
+    name: 'reconcile_last_success_timestamp_seconds',
+    help: 'When the reconcile check last ran and found everything in agreement; 0 until it has',
+    registers: [registry],
+  });
+  const reconcileRuns = new Counter({
+    name: 'reconcile_runs_total',
+    help: 'Reconcile checks by outcome: ok, failed (found disagreements), error (could not run)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const reconcileDuration = new Gauge({
+    name: 'reconcile_last_duration_seconds',
+    help: 'How long the last reconcile check took',
+    registers: [registry],
+  });
+  return {
+    registry,
+    fraudDecisions,
+    exchangeBuys,
+    exchangeErrors,
+    ordersSettled,
+    settleDuration,
+    refunds,
+    batchesSettled,
+    reconcileFailures,
+    reconcileLastSuccess,
+    reconcileRuns,
+    reconcileDuration,
+  };
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+/** Counts orders a committed transaction settled: their outcome, how long it took, and refunds. */
+export function recordSettled(
+  metrics: WorkerMetrics | undefined,
+  settled: SettledOrder | SettledOrder[] | undefined,
+): void {
+  if (!metrics || !settled) return;
+  for (const { state, route, seconds } of Array.isArray(settled) ? settled : [settled]) {
+    metrics.ordersSettled.inc({ state, route });
+    metrics.settleDuration.observe({ state, route }, seconds);
+    if (state === 'failed') metrics.refunds.inc({ route });
+  }
+}
 
 /**
  * Serves /metrics: ours, then the SDK's (the Temporal core exports them on `sdkMetricsUrl`).

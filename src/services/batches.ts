@@ -9,6 +9,7 @@ import { purchaseRecorded, recordPurchase } from './purchases.js';
 import { refundOrder } from './orders.js';
 import { pgIdArray } from '../db/values.js';
 import type { Fill } from '../exchange/exchange.js';
+import { secondsSinceCreated, type SettledOrder } from './settled.js';
 
 export interface OpenedBatch {
   batchId: string;
@@ -106,10 +107,10 @@ export async function openBatch(
  * Completes every order of the batch, the batch, its exchange purchase and the house entries, in
  * one transaction. Idempotent: a retry finds the purchase recorded and writes nothing. A malformed
  * fill, or one for a batch that does not exist or has failed (its orders refunded), is a DataError
- * and writes nothing.
+ * and writes nothing. Returns the orders this call completed (none on a retry).
  */
-export async function completeBatch(em: EntityManager, batchId: string, fill: Fill): Promise<void> {
-  await em.transactional(async (tx) => {
+export async function completeBatch(em: EntityManager, batchId: string, fill: Fill): Promise<SettledOrder[]> {
+  return em.transactional(async (tx) => {
     const db = sqlOf(tx);
     const batch = await db
       .selectFrom('batches as b')
@@ -120,7 +121,7 @@ export async function completeBatch(em: EntityManager, batchId: string, fill: Fi
       .executeTakeFirst();
     if (!batch) throw new DataError(`a fill for batch ${batchId}, which does not exist`);
     const parsed = parseFill(fill, { clientOrderId: batchId, crypto: batch.crypto });
-    if (batch.state === 'completed' || (await purchaseRecorded(tx, batchId))) return;
+    if (batch.state === 'completed' || (await purchaseRecorded(tx, batchId))) return [];
     if (batch.state !== 'open') throw new DataError(`a fill for batch ${batchId}, which is ${batch.state}`);
     await db
       .updateTable('batches')
@@ -137,7 +138,7 @@ export async function completeBatch(em: EntityManager, batchId: string, fill: Fi
       .set({ state: 'completed', exchange_order_id: parsed.exchangeOrderId, updated_at: sql`now()` })
       .where('batch_id', '=', batchId)
       .where('state', '=', 'aggregated')
-      .returning(['total_price', 'amount'])
+      .returning(['total_price', 'amount', secondsSinceCreated.as('seconds')])
       .execute();
     await recordPurchase(tx, { batchId }, batch.crypto_id, {
       fill: parsed,
@@ -146,18 +147,31 @@ export async function completeBatch(em: EntityManager, batchId: string, fill: Fi
       quoteAsked: readUsd(batch.notional),
       ordersAmount: sum(orders.map((o) => readQuantity(o.amount))),
     });
+    return orders.map((o) => ({ state: 'completed' as const, route: 'pooled' as const, seconds: o.seconds }));
   });
 }
 
-/** The exchange refused the batch: every order in it is failed and refunded, with the batch, atomically. */
-export async function failBatch(em: EntityManager, batchId: string, reason: string): Promise<void> {
-  await em.transactional(async (tx) => {
-    await sqlOf(tx)
+/**
+ * The exchange refused the batch: every order in it is failed and refunded, with the batch,
+ * atomically. Returns the orders this call refunded, and whether it failed the batch (not on a retry).
+ */
+export async function failBatch(
+  em: EntityManager,
+  batchId: string,
+  reason: string,
+): Promise<{ batchFailed: boolean; refunded: SettledOrder[] }> {
+  return em.transactional(async (tx) => {
+    const failed = await sqlOf(tx)
       .updateTable('batches')
       .set({ state: 'failed', updated_at: sql`now()` })
       .where('id', '=', batchId)
       .where('state', '=', 'open')
-      .execute();
-    for (const orderId of await batchOrders(tx, batchId)) await refundOrder(tx, orderId, reason);
+      .executeTakeFirst();
+    const refunded: SettledOrder[] = [];
+    for (const orderId of await batchOrders(tx, batchId)) {
+      const settled = await refundOrder(tx, orderId, reason);
+      if (settled) refunded.push(settled);
+    }
+    return { batchFailed: failed.numUpdatedRows > 0n, refunded };
   });
 }

@@ -99,3 +99,21 @@ export async function reconcile(em: EntityManager): Promise<Reconciliation> {
     }));
   return { wallets: rows.length, mismatches, house: await reconcileHouse(em) };
 }
+
+/**
+ * `reconcile` in one read-only snapshot (repeatable read), so a purchase that commits while it runs
+ * cannot show up as a disagreement; cancelled after `statementTimeoutMs` rather than left holding
+ * the snapshot. For the periodic check, which runs beside live traffic.
+ */
+export async function reconcileSnapshot(
+  em: EntityManager,
+  statementTimeoutMs: number,
+): Promise<Reconciliation> {
+  return em.transactional(
+    async (tx) => {
+      await tx.execute(`set local statement_timeout = ${Math.trunc(statementTimeoutMs)}`);
+      return reconcile(tx);
+    },
+    { isolationLevel: 'repeatable read', readOnly: true },
+  );
+}

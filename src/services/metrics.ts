@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { sqlOf } from '../db/kysely.js';
 
 /** How many rows of `table` are in each state. */
@@ -22,4 +23,14 @@ export async function countRefunds(em: EntityManager): Promise<number> {
     .where('type', '=', 'refund')
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** When the longest-held order waiting for review was placed (seconds since the epoch), if any. */
+export async function oldestHeldOrderAt(em: EntityManager): Promise<number | undefined> {
+  const row = await sqlOf(em)
+    .selectFrom('orders')
+    .select(sql<number | null>`extract(epoch from min(created_at))::float8`.as('at'))
+    .where('state', '=', 'held')
+    .executeTakeFirstOrThrow();
+  return row.at ?? undefined;
 }

@@ -31,6 +31,7 @@ import {
   type PlacementRoute,
 } from '../domain/orders.js';
 import { toPage, type Page } from './pagination.js';
+import { routeOfState, secondsSinceCreated, type SettledOrder } from './settled.js';
 
 /**
  * The orders with the columns the API shows and the crypto's name: the one column list every order
@@ -160,15 +161,17 @@ async function lockBuyer(tx: EntityManager, userId: number): Promise<void> {
  * The debit: one transaction checks that the buyer and their wallet exist, reads the price, asks the fraud rules, debits the wallet only if it
  * holds the total, and inserts the order and its ledger entry. A rejected order is recorded as
  * failed without moving money; a held one is debited and waits for review. Idempotent by order
- * id: a retry after the commit finds the order and changes nothing.
+ * id: a retry after the commit finds the order and changes nothing (`placedNow` says which call
+ * committed it).
  */
 export async function debitOrder(
   em: EntityManager,
   input: OrderInput,
   options: DebitOptions,
-): Promise<Placement> {
+): Promise<Placement & { placedNow: boolean }> {
   const existing = await findPlacement(em, input.orderId, options.threshold);
-  if (existing) return existing;
+  if (existing) return { ...existing, placedNow: false };
+  let placedNow = false;
   try {
     await em.transactional(async (tx) => {
       await lockBuyer(tx, input.userId);
@@ -207,6 +210,7 @@ export async function debitOrder(
       const wallet = await debitWallet(tx, input.userId, total);
       await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
     });
+    placedNow = true;
   } catch (error) {
     // A refusal moved no money: it is recorded so that the order id shows what happened to it.
     if (error instanceof DomainError) {
@@ -216,7 +220,7 @@ export async function debitOrder(
     // A concurrent attempt committed first; fall through to read what it wrote.
     if (!isUniqueViolation(error)) throw error;
   }
-  return (await findPlacement(em, input.orderId, options.threshold))!;
+  return { ...(await findPlacement(em, input.orderId, options.threshold))!, placedNow };
 }
 
 /** An order's row once its debit ran; `rejectedBecause` when the fraud rules refused it (no money moved). */
@@ -252,11 +256,16 @@ async function findPlacement(
  * Completes an order bought alone: the order, the exchange purchase and the house entries commit
  * together. Idempotent: a retry finds the purchase recorded (or the order already completed) and
  * writes nothing. A malformed fill, or one for an order that does not exist or can no longer be
- * completed (failed and refunded), is a DataError: nothing is written.
+ * completed (failed and refunded), is a DataError: nothing is written. Returns the order when this
+ * call completed it.
  */
-export async function completeOrder(em: EntityManager, orderId: number, fill: Fill): Promise<void> {
+export async function completeOrder(
+  em: EntityManager,
+  orderId: number,
+  fill: Fill,
+): Promise<SettledOrder | undefined> {
   const clientOrderId = orderClientId(orderId);
-  await em.transactional(async (tx) => {
+  return em.transactional(async (tx) => {
     const order = await sqlOf(tx)
       .selectFrom('orders as o')
       .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
@@ -266,15 +275,16 @@ export async function completeOrder(em: EntityManager, orderId: number, fill: Fi
       .executeTakeFirst();
     if (!order) throw new DataError(`a fill for order ${orderId}, which does not exist`);
     const parsed = parseFill(fill, { clientOrderId, crypto: order.crypto });
-    if (order.state === 'completed' || (await purchaseRecorded(tx, clientOrderId))) return;
+    if (order.state === 'completed' || (await purchaseRecorded(tx, clientOrderId))) return undefined;
     if (order.state !== 'pending' && order.state !== 'held')
       throw new DataError(`a fill for order ${orderId}, which is ${order.state}`);
     const total = readUsd(order.total_price);
-    await sqlOf(tx)
+    const { seconds } = await sqlOf(tx)
       .updateTable('orders')
       .set({ state: 'completed', exchange_order_id: parsed.exchangeOrderId, updated_at: sql`now()` })
       .where('id', '=', orderId)
-      .execute();
+      .returning(secondsSinceCreated.as('seconds'))
+      .executeTakeFirstOrThrow();
     await recordPurchase(tx, { orderId }, order.crypto_id, {
       fill: parsed,
       ordersTotal: total,
@@ -282,26 +292,39 @@ export async function completeOrder(em: EntityManager, orderId: number, fill: Fi
       quoteAsked: total,
       ordersAmount: readQuantity(order.amount),
     });
+    return { state: 'completed' as const, route: 'alone' as const, seconds };
   });
 }
 
 /**
  * Marks an unsettled order failed and refunds its total, in one transaction. Idempotent: an order
- * already failed or completed is left alone, and the ledger allows one refund per order.
+ * already failed or completed is left alone, and the ledger allows one refund per order. Returns
+ * the order when this call refunded it.
  */
-export async function refundOrder(em: EntityManager, orderId: number, reason: string): Promise<void> {
-  await em.transactional(async (tx) => {
+export async function refundOrder(
+  em: EntityManager,
+  orderId: number,
+  reason: string,
+): Promise<SettledOrder | undefined> {
+  return em.transactional(async (tx) => {
+    const unsettled = await sqlOf(tx)
+      .selectFrom('orders')
+      .select('state')
+      .where('id', '=', orderId)
+      .where('state', 'in', ['pending', 'aggregated', 'held'])
+      .forUpdate()
+      .executeTakeFirst();
+    if (!unsettled) return undefined;
     const order = await sqlOf(tx)
       .updateTable('orders')
       .set({ state: 'failed', failure_reason: reason.slice(0, 255), updated_at: sql`now()` })
       .where('id', '=', orderId)
-      .where('state', 'in', ['pending', 'aggregated', 'held'])
-      .returning(['user_id', 'total_price'])
-      .executeTakeFirst();
-    if (!order) return;
+      .returning(['user_id', 'total_price', secondsSinceCreated.as('seconds')])
+      .executeTakeFirstOrThrow();
     const total = readUsd(order.total_price);
     const wallet = await creditWallet(tx, order.user_id, total);
     await appendEntry(tx, wallet.id, 'refund', total, orderId);
+    return { state: 'failed' as const, route: routeOfState(unsettled.state), seconds: order.seconds };
   });
 }
 

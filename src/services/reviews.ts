@@ -6,6 +6,7 @@ import { reviewerNotAdmin } from '../domain/errors.js';
 import { findOrder, refundOrder } from './orders.js';
 import { recordAdminAction, recordRefusedReview } from './audit.js';
 import { poolThreshold, routeFor, stateOn, type Placement } from '../domain/orders.js';
+import type { SettledOrder } from './settled.js';
 
 const INT_MAX = 2_147_483_647;
 
@@ -88,26 +89,31 @@ export async function approveHeldOrder(
 /**
  * An admin rejects a held order (`adminId`), or nobody reviewed it in time (`null`): refunded,
  * with the audit record. An admin's rejection is refused like an approval when they are not one.
+ * Returns the order when this call refunded it.
  */
 export async function rejectHeldOrder(
   em: EntityManager,
   orderId: number,
   adminId: number | null,
   reason: string,
-): Promise<void> {
-  const refused = await em.transactional(async (tx) => {
-    if (adminId !== null && (await reviewerRefusal(tx, adminId, 'reject', orderId))) return true;
-    const held = await sqlOf(tx)
-      .updateTable('orders')
-      .set({ reviewed_by: adminId, reviewed_at: sql`now()` })
-      .where('id', '=', orderId)
-      .where('state', '=', 'held')
-      .executeTakeFirst();
-    if (held.numUpdatedRows === 0n) return false;
-    await refundOrder(tx, orderId, reason);
-    if (adminId !== null)
-      await recordAdminAction(tx, adminId, 'reject_order', `order:${orderId}`, { reason });
-    return false;
-  });
-  if (refused) throw reviewerNotAdmin();
+): Promise<SettledOrder | undefined> {
+  const outcome = await em.transactional(
+    async (tx): Promise<{ refused: boolean; settled?: SettledOrder }> => {
+      if (adminId !== null && (await reviewerRefusal(tx, adminId, 'reject', orderId)))
+        return { refused: true };
+      const held = await sqlOf(tx)
+        .updateTable('orders')
+        .set({ reviewed_by: adminId, reviewed_at: sql`now()` })
+        .where('id', '=', orderId)
+        .where('state', '=', 'held')
+        .executeTakeFirst();
+      if (held.numUpdatedRows === 0n) return { refused: false };
+      const settled = await refundOrder(tx, orderId, reason);
+      if (adminId !== null)
+        await recordAdminAction(tx, adminId, 'reject_order', `order:${orderId}`, { reason });
+      return { refused: false, settled };
+    },
+  );
+  if (outcome.refused) throw reviewerNotAdmin();
+  return outcome.settled;
 }

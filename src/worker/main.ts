@@ -5,6 +5,8 @@ import { createCcxtExchange } from '../exchange/ccxt-exchange.js';
 import { connectTemporal, openDatabase } from '../runtime/resources.js';
 import { onShutdown } from '../runtime/shutdown.js';
 import { createWorkerMetrics, serveWorkerMetrics } from '../metrics/worker-metrics.js';
+import { sdkMetricsExporter } from '../metrics/sdk-metrics.js';
+import { startReconcileCheck } from '../metrics/reconcile-check.js';
 import { createWorker } from './worker.js';
 import { ensurePriceSchedule } from './schedules.js';
 import { activityAware, runtimeLogging } from '../logging/worker-log.js';
@@ -20,9 +22,7 @@ Runtime.install({
   telemetryOptions: {
     logging: logging.core,
     // The SDK's runtime metrics (task latencies, slots, sticky cache...) come from its Rust core.
-    ...(env.WORKER_METRICS_PORT && {
-      metrics: { prometheus: { bindAddress: `127.0.0.1:${env.WORKER_SDK_METRICS_PORT}` } },
-    }),
+    ...(env.WORKER_METRICS_PORT && { metrics: sdkMetricsExporter(env.WORKER_SDK_METRICS_PORT) }),
   },
 });
 const orm = await openDatabase(env);
@@ -52,6 +52,7 @@ const metricsServer = env.WORKER_METRICS_PORT
       `http://127.0.0.1:${env.WORKER_SDK_METRICS_PORT}/metrics`,
     )
   : undefined;
+const reconcileCheck = startReconcileCheck(orm, metrics, env.RECONCILE_INTERVAL, Runtime.instance().logger);
 
 const running = worker.run();
 // No deadline: the worker stops polling at once and waits for its in-flight tasks to drain.
@@ -59,6 +60,7 @@ onShutdown(
   async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined);
+    await reconcileCheck.stop();
     metricsServer?.close();
     await clientConnection.close();
     await connection.close();

@@ -27,7 +27,8 @@ import { createTestDatabase, type TestDatabase } from './db.js';
 let runtimeInstalled = false;
 /** Worker logs only errors during tests (refused activities are expected here). */
 export function quietRuntime(): void {
-  if (runtimeInstalled) return;
+  // A file that installed a runtime of its own (e.g. with the SDK's metrics exporter) keeps it.
+  if (runtimeInstalled || Runtime._instance) return;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   runtimeInstalled = true;
 }
