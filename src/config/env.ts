@@ -148,6 +148,16 @@ export const envSchema = z
     /** Where the Temporal SDK exports its own metrics, read by the worker's /metrics. */
     WORKER_SDK_METRICS_PORT: int(9465),
 
+    /**
+     * OTLP/HTTP collector of traces, e.g. http://jaeger:4318; tracing is off (nothing loaded) while
+     * neither endpoint is set. The SDK reads the other OTEL_* settings (headers, sampler, batching).
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+    /** The traces endpoint itself (…/v1/traces), when it differs from OTEL_EXPORTER_OTLP_ENDPOINT's. */
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+    /** Defaults to crypto-purchase-api or crypto-purchase-worker, per process. */
+    OTEL_SERVICE_NAME: z.string().optional(),
+
     RATE_LIMIT_ENABLED: flag(true),
     /** Key prefix of the counters in Redis. */
     RATE_LIMIT_NAMESPACE: z.string().default('crypto-purchase-rl:'),

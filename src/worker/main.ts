@@ -1,3 +1,4 @@
+import { tracing } from './tracing.js';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { fraudConfig, loadEnv } from '../config/env.js';
 import { exchangeOptions } from '../config/exchange.js';
@@ -23,23 +24,26 @@ Runtime.install({
   }),
 });
 const orm = await openDatabase(env);
-const { connection: clientConnection, client } = await connectTemporal(env);
+const { connection: clientConnection, client } = await connectTemporal(env, tracing.temporalPlugins);
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
 
-const worker = await createWorker({
-  connection,
-  namespace: env.TEMPORAL_NAMESPACE,
-  taskQueue: env.TEMPORAL_TASK_QUEUE,
-  orm,
-  temporal: client,
-  exchange: createCcxtExchange({ ...exchangeSettings, logger: Runtime.instance().logger }),
-  aggregationThreshold: env.AGGREGATION_THRESHOLD,
-  aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
-  maxOrderTotal: env.MAX_AMOUNT,
-  fraud: fraudConfig(env),
-  reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
-  metrics,
-});
+const worker = await createWorker(
+  {
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    orm,
+    temporal: client,
+    exchange: createCcxtExchange({ ...exchangeSettings, logger: Runtime.instance().logger }),
+    aggregationThreshold: env.AGGREGATION_THRESHOLD,
+    aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+    maxOrderTotal: env.MAX_AMOUNT,
+    fraud: fraudConfig(env),
+    reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
+    metrics,
+  },
+  { plugins: tracing.temporalPlugins },
+);
 await ensurePriceSchedule(client, env.TEMPORAL_TASK_QUEUE, env.PRICE_REFRESH_INTERVAL);
 const metricsServer = env.WORKER_METRICS_PORT
   ? serveWorkerMetrics(
@@ -60,6 +64,7 @@ onShutdown(
     await clientConnection.close();
     await connection.close();
     await orm.close();
+    await tracing.shutdown();
   },
   { info: (message) => console.log(message), error: console.error },
   false,
