@@ -8,6 +8,7 @@ import { ADMIN, SIMULATOR_KEYS, TEST_PASSWORD_HASH_COST, USER_PASSWORD, eventual
 import { startSimulator, type Simulator } from './support/pipeline.js';
 import { useTestPasswordHashCost } from './support/api.js';
 import { startOtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
+import { poolQuery, poolWorkflowId } from '../src/workflows/definitions.js';
 
 /**
  * The API and the worker as they run in production (their own processes, started by main.ts),
@@ -22,6 +23,7 @@ let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
 const children: { child: ChildProcess; output: () => string }[] = [];
 const namespace = `test-${process.env.JEST_WORKER_ID ?? '1'}`;
 let apiUrl: string;
+let api: ReturnType<typeof start>;
 
 function start(script: string, env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
@@ -75,11 +77,13 @@ beforeAll(async () => {
     WORKER_METRICS_PORT: String(workerMetricsPort),
     WORKER_SDK_METRICS_PORT: String(sdkMetricsPort),
   });
-  const api = start('src/api/main.ts', {
+  api = start('src/api/main.ts', {
     ...env,
     API_HOST: '127.0.0.1',
     API_PORT: String(apiPort),
     API_METRICS_PORT: '0',
+    // The API's spans wait in its buffer until shutdown flushes them (asserted below).
+    OTEL_BSP_SCHEDULE_DELAY: '600000',
   });
   await Promise.all([ready(worker, workerMetricsPort), ready(api, apiPort)]);
   apiUrl = `http://127.0.0.1:${apiPort}/api/v1`;
@@ -204,7 +208,17 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
     );
   }
 
-  // Spans arrive in batches, the workflow's once its task completes: wait for the last of each trace.
+  // An order left waiting in the pool: the pool keeps its trace link, and shows nothing of it.
+  const waiting = await call('POST', 'orders/', token, { crypto: 'ABAN', amount: 1 });
+  expect(waiting.body.state).toBe('aggregated');
+
+  // The API exports nothing before its shutdown flushes the buffer.
+  expect(receiver.spans.filter((s) => s.service === 'crypto-purchase-api')).toEqual([]);
+  const exited = new Promise((resolve) => api.child.once('exit', (code) => resolve(code)));
+  api.child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+
+  // The worker's spans arrive in batches, a workflow's once its task completes: wait for the last.
   const spans = await eventually(
     async () => new Spans([...receiver.spans]),
     (s) => {
@@ -274,4 +288,15 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
   expect(batchBuy.traceId).toBe(batch.traceId);
   expect(spans.below(batchBuy).some((s) => s.kind === CLIENT)).toBe(true);
   expect(spans.below(activity(spans, batch, 'completeBatch')).some(isSql)).toBe(true);
+
+  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  try {
+    const pool = new Client({ connection, namespace }).workflow.getHandle(poolWorkflowId('ABAN'));
+    const view = await pool.query(poolQuery);
+    expect(view.orders.map((o) => Object.keys(o).sort())).toEqual([
+      ['added_at', 'amount', 'orderId', 'total'],
+    ]);
+  } finally {
+    await connection.close();
+  }
 }, 120_000);
