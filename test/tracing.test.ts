@@ -24,6 +24,7 @@ const children: { child: ChildProcess; output: () => string }[] = [];
 const namespace = `test-${process.env.JEST_WORKER_ID ?? '1'}`;
 let apiUrl: string;
 let api: ReturnType<typeof start>;
+const metricsPorts: number[] = [];
 
 function start(script: string, env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
@@ -50,7 +51,13 @@ beforeAll(async () => {
   db = await createTestDatabase();
   await seed(db.orm.em.fork(), ADMIN);
   sim = await startSimulator();
-  const [apiPort, workerMetricsPort, sdkMetricsPort] = [await getPort(), await getPort(), await getPort()];
+  const [apiPort, apiMetricsPort, workerMetricsPort, sdkMetricsPort] = [
+    await getPort(),
+    await getPort(),
+    await getPort(),
+    await getPort(),
+  ];
+  metricsPorts.push(apiMetricsPort, workerMetricsPort);
   const env = {
     ...process.env,
     APP_ENV: 'test',
@@ -81,7 +88,7 @@ beforeAll(async () => {
     ...env,
     API_HOST: '127.0.0.1',
     API_PORT: String(apiPort),
-    API_METRICS_PORT: '0',
+    API_METRICS_PORT: String(apiMetricsPort),
     // The API's spans wait in its buffer until shutdown flushes them (asserted below).
     OTEL_BSP_SCHEDULE_DELAY: '600000',
   });
@@ -128,7 +135,7 @@ async function call(method: string, path: string, token?: string, body?: unknown
 
 /** The spans received so far, looked up by what the assertions need. */
 class Spans {
-  constructor(private readonly all: ReceivedSpan[]) {}
+  constructor(readonly all: ReceivedSpan[]) {}
   one(predicate: (span: ReceivedSpan) => boolean, what: string): ReceivedSpan {
     const found = this.all.filter(predicate);
     if (found.length !== 1) {
@@ -212,6 +219,11 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
   const waiting = await call('POST', 'orders/', token, { crypto: 'ABAN', amount: 1 });
   expect(waiting.body.state).toBe('aggregated');
 
+  // Scrapes (the API's gauges read Postgres, the worker's /metrics fetches the SDK's) trace nothing.
+  for (const port of metricsPorts) {
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+  }
+
   // The API exports nothing before its shutdown flushes the buffer.
   expect(receiver.spans.filter((s) => s.service === 'crypto-purchase-api')).toEqual([]);
   const exited = new Promise((resolve) => api.child.once('exit', (code) => resolve(code)));
@@ -288,6 +300,16 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
   expect(batchBuy.traceId).toBe(batch.traceId);
   expect(spans.below(batchBuy).some((s) => s.kind === CLIENT)).toBe(true);
   expect(spans.below(activity(spans, batch, 'completeBatch')).some(isSql)).toBe(true);
+
+  // Every trace starts at a request, a batch or a scheduled workflow: nothing the processes do on
+  // their own (start-up, metrics scrapes) makes traces of its own.
+  const roots = spans.all.filter((s) => s.parentSpanId === undefined && s.kind !== SERVER);
+  expect(new Set(roots.map((s) => s.name))).toEqual(
+    new Set([
+      'BuyBatch',
+      ...roots.filter((s) => s.name === 'RunWorkflow:refreshPricesWorkflow').map((s) => s.name),
+    ]),
+  );
 
   const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
   try {

@@ -60,12 +60,14 @@ export function startTracing(defaultServiceName: string, env: Env = loadEnv()): 
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
+      // Calls made outside any traced operation (the worker's /metrics reading the SDK's), like SQL
+      // outside one (the metrics gauges), would each be a trace of their own: they are left out.
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => unprobed.has(request.url?.split('?')[0] ?? ''),
+        requireParentforOutgoingSpans: true,
       }),
       // ccxt calls the exchange with Node's fetch.
-      new UndiciInstrumentation(),
-      // Pool checks and metrics scrapes outside a request would each be a trace of their own.
+      new UndiciInstrumentation({ requireParentforSpans: true }),
       new PgInstrumentation({ requireParentSpan: true }),
     ],
   });
