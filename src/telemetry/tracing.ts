@@ -60,8 +60,9 @@ export function startTracing(defaultServiceName: string, env: Env = loadEnv()): 
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      // Calls made outside any traced operation (the worker's /metrics reading the SDK's), like SQL
-      // outside one (the metrics gauges), would each be a trace of their own: they are left out.
+      // Health probes and scrapes are not traced, nor what they do (an ignored request suppresses
+      // tracing below it). Calls and SQL outside any traced operation are left out too, rather
+      // than each becoming a trace of its own.
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => unprobed.has(request.url?.split('?')[0] ?? ''),
         requireParentforOutgoingSpans: true,
