@@ -91,6 +91,8 @@ beforeAll(async () => {
     API_METRICS_PORT: String(apiMetricsPort),
     // The API's spans wait in its buffer until shutdown flushes them (asserted below).
     OTEL_BSP_SCHEDULE_DELAY: '600000',
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10000',
+    OTEL_BSP_MAX_QUEUE_SIZE: '10000',
   });
   await Promise.all([ready(worker, workerMetricsPort), ready(api, apiPort)]);
   apiUrl = `http://127.0.0.1:${apiPort}/api/v1`;
