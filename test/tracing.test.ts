@@ -5,7 +5,13 @@ import { waitForPort } from '../tools/temporal-dev-server.js';
 import { seed } from '../src/services/seed.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { ADMIN, SIMULATOR_KEYS, TEST_PASSWORD_HASH_COST, USER_PASSWORD, eventually } from './support/api.js';
-import { startSimulator, type Simulator } from './support/pipeline.js';
+import { quietRuntime, startSimulator, type Simulator } from './support/pipeline.js';
+import { workflowCode } from './support/workflow-bundle.js';
+import { Worker } from '@temporalio/worker';
+import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { Resource } from '@opentelemetry/resources';
+import { workflowsPath } from '../src/worker/worker.js';
 import { useTestPasswordHashCost } from './support/api.js';
 import { startOtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
 import { poolQuery, poolWorkflowId } from '../src/workflows/definitions.js';
@@ -25,6 +31,8 @@ const namespace = `test-${process.env.JEST_WORKER_ID ?? '1'}`;
 let apiUrl: string;
 let api: ReturnType<typeof start>;
 const metricsPorts: number[] = [];
+/** The workflows the traced run made, replayed below. */
+const workflowIds: string[] = [];
 
 function start(script: string, env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
@@ -209,6 +217,7 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
   ];
   for (const res of pooled) expect(res.body.state).toBe('aggregated');
   const ids = [alone.body.id as number, ...pooled.map((r) => r.body.id as number)];
+  workflowIds.push(...ids.map((id) => `order-${id}`), poolWorkflowId('ABAN'));
   for (const id of ids) {
     await eventually(
       () => call('GET', `orders/${id}/`, token),
@@ -321,5 +330,32 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
     ]);
   } finally {
     await connection.close();
+  }
+}, 120_000);
+
+it('histories made with tracing replay without it, and with it', async () => {
+  expect(workflowIds).toHaveLength(4);
+  quietRuntime();
+  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  const histories = [];
+  try {
+    const client = new Client({ connection, namespace });
+    for (const id of workflowIds)
+      histories.push({ id, history: await client.workflow.getHandle(id).fetchHistory() });
+  } finally {
+    await connection.close();
+  }
+  // A worker restarted without OTEL_EXPORTER_OTLP_ENDPOINT: the run's bundle, no interceptors.
+  const untraced = { workflowBundle: await workflowCode() };
+  // One restarted with it: bundled with the plugin's workflow interceptors, as the worker does.
+  const plugin = new OpenTelemetryPlugin({
+    resource: Resource.empty(),
+    spanProcessor: new NoopSpanProcessor(),
+  });
+  const withTracing = { workflowsPath, plugins: [plugin] };
+  for (const options of [untraced, withTracing]) {
+    for (const { id, history } of histories) {
+      await expect(Worker.runReplayHistory(options, history, id)).resolves.toBeUndefined();
+    }
   }
 }, 120_000);
