@@ -27,23 +27,21 @@ const orm = await openDatabase(env);
 const { connection: clientConnection, client } = await connectTemporal(env, tracing.temporalPlugins);
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
 
-const worker = await createWorker(
-  {
-    connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
-    orm,
-    temporal: client,
-    exchange: createCcxtExchange({ ...exchangeSettings, logger: Runtime.instance().logger }),
-    aggregationThreshold: env.AGGREGATION_THRESHOLD,
-    aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
-    maxOrderTotal: env.MAX_AMOUNT,
-    fraud: fraudConfig(env),
-    reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
-    metrics,
-  },
-  { plugins: tracing.temporalPlugins },
-);
+const worker = await createWorker({
+  connection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  orm,
+  temporal: client,
+  exchange: createCcxtExchange({ ...exchangeSettings, logger: Runtime.instance().logger }),
+  aggregationThreshold: env.AGGREGATION_THRESHOLD,
+  aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+  maxOrderTotal: env.MAX_AMOUNT,
+  fraud: fraudConfig(env),
+  reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
+  metrics,
+  plugins: tracing.temporalPlugins,
+});
 await ensurePriceSchedule(client, env.TEMPORAL_TASK_QUEUE, env.PRICE_REFRESH_INTERVAL);
 const metricsServer = env.WORKER_METRICS_PORT
   ? serveWorkerMetrics(
