@@ -150,6 +150,16 @@ export const envSchema = z
     /** How often the worker runs the reconcile check and exports its result (reconcile_* metrics). */
     RECONCILE_INTERVAL: duration('5m').refine((ms) => ms >= 1_000, 'must be at least 1s'),
 
+    /**
+     * OTLP/HTTP collector of traces, e.g. http://jaeger:4318; tracing is off (nothing loaded) while
+     * neither endpoint is set. The SDK reads the other OTEL_* settings (headers, sampler, batching).
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+    /** The traces endpoint itself (…/v1/traces), when it differs from OTEL_EXPORTER_OTLP_ENDPOINT's. */
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+    /** Defaults to crypto-purchase-api or crypto-purchase-worker, per process. */
+    OTEL_SERVICE_NAME: z.string().optional(),
+
     RATE_LIMIT_ENABLED: flag(true),
     /** Key prefix of the counters in Redis. */
     RATE_LIMIT_NAMESPACE: z.string().default('crypto-purchase-rl:'),

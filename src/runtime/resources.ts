@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientPlugin } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { openOrm } from '../db/orm.js';
 import type { Env } from '../config/env.js';
@@ -24,10 +24,11 @@ export const temporalChannelArgs = {
 
 export async function connectTemporal(
   env: Pick<Env, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>,
+  plugins: ClientPlugin[] = [],
 ): Promise<{ connection: Connection; client: Client }> {
   const connection = await Connection.connect({
     address: env.TEMPORAL_ADDRESS,
     channelArgs: temporalChannelArgs,
   });
-  return { connection, client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) };
+  return { connection, client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, plugins }) };
 }

@@ -1,3 +1,4 @@
+import { tracing } from './tracing.js';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { fraudConfig, loadEnv } from '../config/env.js';
 import { exchangeOptions } from '../config/exchange.js';
@@ -26,7 +27,7 @@ Runtime.install({
   },
 });
 const orm = await openDatabase(env);
-const { connection: clientConnection, client } = await connectTemporal(env);
+const { connection: clientConnection, client } = await connectTemporal(env, tracing.temporalPlugins);
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
 
 const worker = await createWorker({
@@ -42,6 +43,7 @@ const worker = await createWorker({
   fraud: fraudConfig(env),
   reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,
   metrics,
+  plugins: tracing.temporalPlugins,
 });
 await ensurePriceSchedule(client, env.TEMPORAL_TASK_QUEUE, env.PRICE_REFRESH_INTERVAL);
 const metricsServer = env.WORKER_METRICS_PORT
@@ -65,6 +67,7 @@ onShutdown(
     await clientConnection.close();
     await connection.close();
     await orm.close();
+    await tracing.shutdown();
   },
   {
     info: (message) => logging.logger.info(message),

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions, type WorkerPlugin } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -7,6 +7,8 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 export interface WorkerDeps extends ActivityDeps {
   connection: NativeConnection;
   namespace: string;
+  /** Tracing's, when it is on. */
+  plugins?: WorkerPlugin[];
 }
 
 /** The worker runs every workflow and activity of the service on one task queue. */
@@ -17,6 +19,7 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     taskQueue: deps.taskQueue,
     workflowsPath,
     activities: createActivities(deps),
+    plugins: deps.plugins,
     ...options,
   });
 }

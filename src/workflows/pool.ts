@@ -23,6 +23,7 @@ import {
 } from './definitions.js';
 import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
+import { currentTraceLink, inLinkedTrace, type TraceLink } from './tracing.js';
 
 const db = proxyActivities<Activities>(dbActivity);
 
@@ -30,6 +31,9 @@ type Fill = Parameters<Activities['completeBatch']>[1];
 
 /** How many settled order ids are remembered across continue-as-new to drop late duplicate signals. */
 const REMEMBERED_SETTLED = 1_000;
+
+/** `trace`: where the order joined the pool, in the order's trace, when the worker traces. */
+type PendingOrder = PooledOrder & { addedAt: number; trace?: TraceLink };
 
 export interface PoolInput {
   crypto: string;
@@ -41,7 +45,7 @@ export interface PoolInput {
   /** A pool older than this is bought anyway, the house paying up to the minimum. */
   maxWaitMs: number;
   /** Carried across continue-as-new. */
-  pending?: (PooledOrder & { addedAt: number })[];
+  pending?: PendingOrder[];
   settled?: number[];
   batches?: number;
   /** Tests: continue-as-new once history exceeds this many events. */
@@ -70,7 +74,8 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   setHandler(addToPoolSignal, ({ threshold: current, ...order }) => {
     if (current !== undefined) threshold = readUsd(current);
     if (pending.has(order.orderId) || settled.has(order.orderId)) return;
-    pending.set(order.orderId, { ...order, addedAt: Date.now() });
+    const trace = currentTraceLink();
+    pending.set(order.orderId, { ...order, addedAt: Date.now(), ...(trace && { trace }) });
   });
   // A query runs against the workflow's clock of its last task, not the current time: it reports
   // absolute times and leaves ages to the caller.
@@ -80,7 +85,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
       crypto: input.crypto,
       total: formatUsd(total()),
       threshold: formatUsd(threshold),
-      orders: [...pending.values()].map(({ addedAt, ...o }) => ({
+      orders: [...pending.values()].map(({ addedAt, trace: _trace, ...o }) => ({
         ...o,
         added_at: new Date(addedAt).toISOString(),
       })),
@@ -99,9 +104,17 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     const due = flushAt();
     if (full() || (due !== undefined && Date.now() >= due)) {
       const orders = [...pending.values()];
-      await buyBatch(
-        `${input.crypto}-${++batches}-${uuid4().slice(0, 8)}`,
-        orders.map((o) => o.orderId),
+      const batchId = `${input.crypto}-${++batches}-${uuid4().slice(0, 8)}`;
+      // The batch is a trace of its own, linked to the trace of each order it buys for.
+      await inLinkedTrace(
+        'BuyBatch',
+        { 'batch.id': batchId, 'batch.crypto': input.crypto, 'batch.orders': orders.length },
+        orders.flatMap((o) => (o.trace ? [o.trace] : [])),
+        () =>
+          buyBatch(
+            batchId,
+            orders.map((o) => o.orderId),
+          ),
       );
       for (const o of orders) {
         pending.delete(o.orderId);

@@ -1,0 +1,4 @@
+import { startTracing } from '../telemetry/tracing.js';
+
+/** Imported first by main.ts, so the instrumentations are in place before Fastify and pg load. */
+export const tracing = startTracing('crypto-purchase-api');
