@@ -2,25 +2,23 @@
  * The whole pipeline against the simulator through the ccxt driver, where the exchange's own rules
  * decide: a key the exchange refuses, and a market minimum above the pooling threshold.
  */
-import { orderWorkflow } from '../src/workflows/index.js';
-import { orderWorkflowId } from '../src/workflows/definitions.js';
 import type { OrderInput } from '../src/domain/orders.js';
 import { reconcile } from '../src/services/ledger.js';
-import { balance, fundedUser, nextOrderId, startPipeline, type Pipeline } from './support/pipeline.js';
+import {
+  balance,
+  fundedUser,
+  orderInput,
+  startOrder,
+  startPipeline,
+  type Pipeline,
+} from './support/pipeline.js';
 import { eventually, fundedUser as apiUser, startApi } from './support/api.js';
 
 let p: Pipeline;
 afterAll(async () => p?.close());
 
-async function order(userId: number, crypto: string, amount: string): Promise<OrderInput> {
-  return { orderId: await nextOrderId(p.db), userId, crypto, amount };
-}
-const start = (input: OrderInput) =>
-  p.client.workflow.start(orderWorkflow, {
-    args: [input],
-    workflowId: orderWorkflowId(input.orderId),
-    taskQueue: p.taskQueue,
-  });
+const order = (userId: number, crypto: string, amount: string) => orderInput(p, userId, crypto, amount);
+const start = (input: OrderInput) => startOrder(p, input);
 const run = (input: OrderInput) => start(input).then((h) => h.result());
 const rows = <T extends object>(sql: string, params: unknown[] = []) =>
   p.db.orm.em.fork().execute<T[]>(sql, params);

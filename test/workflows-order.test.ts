@@ -1,11 +1,5 @@
-import { orderWorkflow, poolWorkflow } from '../src/workflows/index.js';
-import {
-  addToPoolSignal,
-  orderWorkflowId,
-  poolQuery,
-  poolWorkflowId,
-  type PoolView,
-} from '../src/workflows/definitions.js';
+import { poolWorkflow } from '../src/workflows/index.js';
+import { addToPoolSignal, poolQuery, poolWorkflowId, type PoolView } from '../src/workflows/definitions.js';
 import type { OrderInput } from '../src/domain/orders.js';
 import { ExchangeUnavailableError, type Exchange } from '../src/exchange/exchange.js';
 import { createActivities } from '../src/activities/index.js';
@@ -16,9 +10,10 @@ import {
   addCrypto,
   balance,
   fundedUser,
-  nextOrderId,
   startPipeline,
   type Pipeline,
+  orderInput,
+  startOrder,
 } from './support/pipeline.js';
 
 // Cryptos the simulator also sells, one per test so pools do not mix; P1..P6 cost 1.00. NOSALE it refuses.
@@ -47,15 +42,8 @@ beforeAll(async () => {
 });
 afterAll(async () => p?.close());
 
-async function order(userId: number, crypto: string, amount: string): Promise<OrderInput> {
-  return { orderId: await nextOrderId(p.db), userId, crypto, amount };
-}
-const start = (input: OrderInput) =>
-  p.client.workflow.start(orderWorkflow, {
-    args: [input],
-    workflowId: orderWorkflowId(input.orderId),
-    taskQueue: p.taskQueue,
-  });
+const order = (userId: number, crypto: string, amount: string) => orderInput(p, userId, crypto, amount);
+const start = (input: OrderInput) => startOrder(p, input);
 const run = (input: OrderInput) => start(input).then((h) => h.result());
 const orderRow = async (id: number) =>
   (

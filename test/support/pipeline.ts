@@ -15,6 +15,9 @@ import type { Exchange } from '../../src/exchange/exchange.js';
 import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
 import { createWorker } from '../../src/worker/worker.js';
 import { workflowCode } from './workflow-bundle.js';
+import { orderWorkflow } from '../../src/workflows/index.js';
+import { orderWorkflowId } from '../../src/workflows/definitions.js';
+import type { OrderInput } from '../../src/domain/orders.js';
 import { register } from '../../src/services/accounts.js';
 import { deposit } from '../../src/services/wallet.js';
 import { seed } from '../../src/services/seed.js';
@@ -152,6 +155,24 @@ export async function fundedUser(db: TestDatabase, balance: string): Promise<num
   if (parsed.ok) await deposit(db.orm.em.fork(), account.id, parsed.value);
   return account.id;
 }
+
+/** An order workflow's input under a fresh order id, as the API reserves it. */
+export async function orderInput(
+  p: Pipeline,
+  userId: number,
+  crypto: string,
+  amount: string,
+): Promise<OrderInput> {
+  return { orderId: await nextOrderId(p.db), userId, crypto, amount };
+}
+
+/** Starts an order's workflow under its business id on the pipeline's task queue. */
+export const startOrder = (p: Pipeline, input: OrderInput) =>
+  p.client.workflow.start(orderWorkflow, {
+    args: [input],
+    workflowId: orderWorkflowId(input.orderId),
+    taskQueue: p.taskQueue,
+  });
 
 export async function nextOrderId(db: TestDatabase): Promise<number> {
   const [row] = await db.orm.em.fork().execute<{ id: string }[]>("select nextval('orders_id_seq') as id");
