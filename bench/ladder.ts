@@ -1,0 +1,182 @@
+/**
+ * The rate search every ladder uses, and the summaries of its repeated steps. Pure: no I/O, no clock.
+ *
+ * A ladder doubles its rate until a step fails (or halves it until one passes), then bisects
+ * geometrically between the best pass and the first failure until they are within `tolerance` of each
+ * other. The two deciding rates (best pass, first fail) are then run again until each has `repeats`
+ * results, and the majority (the median of pass/fail) decides. If the best pass turns out to fail
+ * more often than not, the search moves down once to the next lower pass; if the first failure turns
+ * out to pass, it becomes the best pass and the bisection goes on above it.
+ */
+
+export interface BisectOptions {
+  start: number;
+  /** Growth while climbing, and division while stepping down. */
+  factor: number;
+  max: number;
+  /** Lowest rate worth trying. */
+  min: number;
+  /** Bisection stops once firstFail / bestPass ≤ 1 + tolerance. */
+  tolerance: number;
+  /** Results each deciding rate needs before the majority decides. */
+  repeats: number;
+  /** How many times the repeats may move the bracket. */
+  maxShifts: number;
+}
+
+export type Phase = 'climb' | 'bisect' | 'repeat' | 'done';
+
+const majorityPasses = (results: boolean[]) => results.filter(Boolean).length * 2 > results.length;
+
+export class Bisector {
+  readonly results = new Map<number, boolean[]>();
+  phase: Phase = 'climb';
+  /** The highest rate believed to pass, and the lowest believed to fail. */
+  lo: number | undefined;
+  hi: number | undefined;
+  private pending: number | undefined;
+  private shifts = 0;
+
+  constructor(readonly options: BisectOptions) {
+    this.pending = Math.max(options.min, Math.min(options.max, options.start));
+  }
+
+  /** The rate to run next, or undefined once the search is over. */
+  next(): number | undefined {
+    return this.phase === 'done' ? undefined : this.pending;
+  }
+
+  /** Whether the step at `rate` is one of the repeats (a deciding step run again). */
+  isRepeat(rate: number): boolean {
+    return this.phase === 'repeat' && (rate === this.lo || rate === this.hi);
+  }
+
+  record(rate: number, pass: boolean): void {
+    const list = this.results.get(rate) ?? [];
+    list.push(pass);
+    this.results.set(rate, list);
+    if (this.phase === 'repeat') return this.afterRepeat();
+    // Before the repeats one result counts; the pass nearest the failure and vice versa.
+    if (pass && (this.lo === undefined || rate > this.lo)) this.lo = rate;
+    if (!pass && (this.hi === undefined || rate < this.hi)) this.hi = rate;
+    this.advance();
+  }
+
+  /** The rate the search settled on (best pass), if any passed. */
+  get best(): number | undefined {
+    if (this.lo === undefined) return undefined;
+    const results = this.results.get(this.lo) ?? [];
+    return results.length === 0 || majorityPasses(results) ? this.lo : undefined;
+  }
+
+  /** Out of time: stop searching and run only the repeats of the bracket found so far. */
+  conclude(): void {
+    if (this.phase !== 'climb' && this.phase !== 'bisect') return;
+    this.shifts = this.options.maxShifts;
+    if (this.lo === undefined) return this.finish();
+    this.startRepeats();
+  }
+
+  private advance(): void {
+    const { factor, max, min, tolerance } = this.options;
+    const { lo, hi } = this;
+    if (hi === undefined) {
+      // Still climbing: every step so far passed.
+      if (lo === undefined || lo >= max) return this.startRepeats();
+      this.phase = 'climb';
+      this.pending = Math.min(max, Math.max(lo + 1, Math.round(lo * factor)));
+      return;
+    }
+    if (lo === undefined) {
+      // Nothing has passed yet: step down.
+      const down = Math.floor(hi / factor);
+      if (down < min || down >= hi) return this.finish();
+      this.phase = 'climb';
+      this.pending = down;
+      return;
+    }
+    const mid = Math.round(Math.sqrt(lo * hi));
+    if (hi / lo <= 1 + tolerance || mid <= lo || mid >= hi) return this.startRepeats();
+    this.phase = 'bisect';
+    this.pending = mid;
+  }
+
+  private startRepeats(): void {
+    this.phase = 'repeat';
+    this.afterRepeat();
+  }
+
+  /** Runs lo and hi alternately until each has `repeats` results, then lets the majority decide. */
+  private afterRepeat(): void {
+    const need = (rate: number | undefined) =>
+      rate === undefined ? 0 : this.options.repeats - (this.results.get(rate)?.length ?? 0);
+    const loNeed = need(this.lo);
+    const hiNeed = need(this.hi);
+    if (loNeed > 0 || hiNeed > 0) {
+      this.pending = loNeed >= hiNeed ? this.lo : this.hi;
+      return;
+    }
+    const loPasses = this.lo !== undefined && majorityPasses(this.results.get(this.lo)!);
+    const hiPasses = this.hi !== undefined && majorityPasses(this.results.get(this.hi)!);
+    if (this.shifts >= this.options.maxShifts || (loPasses && !hiPasses)) return this.finish();
+    this.shifts++;
+    if (!loPasses) {
+      // The best pass fails on the whole: the knee is lower.
+      this.hi = this.lo;
+      const lower = [...this.results]
+        .filter(([rate, r]) => rate < this.hi! && majorityPasses(r))
+        .map(([rate]) => rate);
+      this.lo = lower.length ? Math.max(...lower) : undefined;
+    } else {
+      // The first failure passes on the whole: the knee is higher.
+      this.lo = this.hi;
+      const higher = [...this.results]
+        .filter(([rate, r]) => rate > this.lo! && !majorityPasses(r))
+        .map(([rate]) => rate);
+      this.hi = higher.length ? Math.min(...higher) : undefined;
+    }
+    this.advance();
+  }
+
+  private finish(): void {
+    this.phase = 'done';
+    this.pending = undefined;
+  }
+}
+
+/** Median of the values (mean of the middle two for an even count); null for none. */
+export function median(values: number[]): number | null {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface Spread {
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  n: number;
+}
+
+/** Median and range (min–max) of repeated measurements of one figure. */
+export function spread(values: (number | null | undefined)[]): Spread {
+  const present = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const m = median(present);
+  return {
+    median: m === null ? null : Number(m.toFixed(2)),
+    min: present.length ? Math.min(...present) : null,
+    max: present.length ? Math.max(...present) : null,
+    n: present.length,
+  };
+}
+
+/** Least-squares slope of y over x (per unit of x); null with fewer than two distinct x. */
+export function slope(points: { x: number; y: number }[]): number | null {
+  if (points.length < 2) return null;
+  const mx = points.reduce((a, p) => a + p.x, 0) / points.length;
+  const my = points.reduce((a, p) => a + p.y, 0) / points.length;
+  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  if (sxx === 0) return null;
+  return points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / sxx;
+}

@@ -1,0 +1,115 @@
+import { Bisector, median, slope, spread, type BisectOptions } from '../bench/ladder.js';
+
+const options: BisectOptions = {
+  start: 10,
+  factor: 2,
+  max: 10_000,
+  min: 1,
+  tolerance: 0.05,
+  repeats: 3,
+  maxShifts: 1,
+};
+
+/** Runs a bisector against a pass rule; returns the rates in the order they were tried. */
+function search(bisector: Bisector, passes: (rate: number, nth: number) => boolean): number[] {
+  const tried: number[] = [];
+  for (let rate = bisector.next(); rate !== undefined; rate = bisector.next()) {
+    const nth = tried.filter((r) => r === rate).length;
+    tried.push(rate);
+    bisector.record(rate, passes(rate, nth));
+    if (tried.length > 100) throw new Error('the search does not end');
+  }
+  return tried;
+}
+
+describe('Bisector', () => {
+  it('doubles to the first failure, bisects to within the tolerance, then repeats both deciding rates', () => {
+    const knee = 57;
+    const bisector = new Bisector(options);
+    const tried = search(bisector, (rate) => rate <= knee);
+    expect(tried.slice(0, 4)).toEqual([10, 20, 40, 80]);
+    const best = bisector.best!;
+    const fail = bisector.hi!;
+    expect(best).toBeLessThanOrEqual(knee);
+    expect(fail).toBeGreaterThan(knee);
+    expect(fail / best).toBeLessThanOrEqual(1.05);
+    expect(tried.filter((r) => r === best)).toHaveLength(3);
+    expect(tried.filter((r) => r === fail)).toHaveLength(3);
+    // The repeats come last and alternate between the two rates.
+    expect(tried.slice(-4).sort()).toEqual([best, best, fail, fail].sort());
+    expect(bisector.phase).toBe('done');
+  });
+
+  it('steps down when the first rate fails', () => {
+    const bisector = new Bisector(options);
+    const tried = search(bisector, (rate) => rate <= 3);
+    expect(tried.slice(0, 3)).toEqual([10, 5, 2]);
+    expect(bisector.best).toBe(3);
+  });
+
+  it('moves down once when the best pass fails on the whole', () => {
+    // 40 passes the first time only: its repeats fail, so the knee is below it.
+    const bisector = new Bisector(options);
+    search(bisector, (rate, nth) => rate < 40 || (rate === 40 && nth === 0));
+    expect(bisector.best).toBeDefined();
+    expect(bisector.best!).toBeLessThan(40);
+    expect(bisector.results.get(bisector.best!)!.filter(Boolean).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('moves up once when the first failure passes on the whole', () => {
+    // 80 fails the first time only (a spike): the repeats show it passes; 160 fails.
+    const bisector = new Bisector(options);
+    search(bisector, (rate, nth) => (rate === 80 ? nth > 0 : rate < 100));
+    expect(bisector.best!).toBeGreaterThanOrEqual(80);
+    expect(bisector.best!).toBeLessThan(100);
+  });
+
+  it('reports no best when nothing passes', () => {
+    const bisector = new Bisector(options);
+    search(bisector, () => false);
+    expect(bisector.best).toBeUndefined();
+  });
+
+  it('out of time, it stops searching and only repeats the bracket found so far', () => {
+    const bisector = new Bisector(options);
+    const tried: number[] = [];
+    for (let rate = bisector.next(); rate !== undefined; rate = bisector.next()) {
+      tried.push(rate);
+      bisector.record(rate, rate <= 57);
+      if (tried.length === 5) bisector.conclude(); // 10, 20, 40, 80, 57
+    }
+    expect(tried).toEqual([10, 20, 40, 80, 57, 57, 80, 57, 80]);
+    expect(bisector.best).toBe(57);
+    const none = new Bisector(options);
+    none.record(10, false);
+    none.conclude();
+    expect(none.next()).toBeUndefined();
+  });
+
+  it('stops at the maximum and repeats it', () => {
+    const bisector = new Bisector({ ...options, max: 50 });
+    const tried = search(bisector, () => true);
+    expect(tried).toEqual([10, 20, 40, 50, 50, 50]);
+    expect(bisector.best).toBe(50);
+  });
+});
+
+describe('median, spread and slope', () => {
+  it('median of odd and even counts, ignoring non-finite values', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([Number.NaN, 5])).toBe(5);
+    expect(median([])).toBeNull();
+  });
+
+  it('spread is the median and the range of the values present', () => {
+    expect(spread([40, null, 38, 41])).toEqual({ median: 40, min: 38, max: 41, n: 3 });
+    expect(spread([])).toEqual({ median: null, min: null, max: null, n: 0 });
+  });
+
+  it('slope is the least-squares fit', () => {
+    expect(slope([0, 10, 20, 30].map((x) => ({ x, y: 100 + 0.5 * x })))).toBeCloseTo(0.5);
+    expect(slope([{ x: 1, y: 2 }])).toBeNull();
+    expect(slope([0, 10, 20].map((x) => ({ x, y: 7 })))).toBe(0);
+  });
+});
