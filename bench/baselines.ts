@@ -20,7 +20,10 @@ import pg from 'pg';
 import type { CpuUse } from './cpu.js';
 import type { LoadGenerator, SaturateResult } from './load.js';
 import type { Stack } from './stack.js';
-import { climb, judge, type Criteria, type Ladder, type LadderOptions, type StepResult } from './stats.js';
+import { addToPoolSignal } from '../src/workflows/definitions.js';
+import type { PoolInput } from '../src/workflows/pool.js';
+import { POOLED_AMOUNT, POOLED_TOTAL } from './pool.js';
+import { judge, type Criteria, type StepResult } from './stats.js';
 import {
   benchCountQuery,
   benchCountSignal,
@@ -31,13 +34,21 @@ import {
 
 const run = promisify(execFile);
 
+/** Where pool-direct signals go: the service's pool task queue and its pool settings. */
+export interface PoolTarget {
+  taskQueue: string;
+  /** USD string, as the pool workflow takes it. */
+  threshold: string;
+  maxWaitMs: number;
+}
+
 export interface BaselineServer {
   app: FastifyInstance;
   origin: string;
 }
 
 /** Hello-world, update-with-start and signal-with-start routes, with the API's logger settings. */
-export async function startBaselineServer(stack: Stack): Promise<BaselineServer> {
+export async function startBaselineServer(stack: Stack, pool: PoolTarget): Promise<BaselineServer> {
   const { env, baselineClient: client, baselineTaskQueue: taskQueue } = stack;
   const app = Fastify({
     logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL },
@@ -66,6 +77,28 @@ export async function startBaselineServer(stack: Stack): Promise<BaselineServer>
     });
     return { ok: true };
   });
+  // pool-direct: an order straight into a pool workflow of the service, as enqueueInPool sends it.
+  app.post<{ Params: { workflowId: string; orderId: string } }>(
+    '/pool/:workflowId/:orderId',
+    async (request) => {
+      const input: PoolInput = { crypto: 'ABAN', threshold: pool.threshold, maxWaitMs: pool.maxWaitMs };
+      await client.workflow.signalWithStart('poolWorkflow', {
+        workflowId: request.params.workflowId,
+        taskQueue: pool.taskQueue,
+        args: [input],
+        signal: addToPoolSignal,
+        signalArgs: [
+          {
+            orderId: Number(request.params.orderId),
+            total: POOLED_TOTAL,
+            amount: POOLED_AMOUNT,
+            threshold: pool.threshold,
+          },
+        ],
+      });
+      return { ok: true };
+    },
+  );
   const origin = await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, origin };
 }
@@ -79,8 +112,6 @@ export interface BenchContext {
   log: (line: string) => void;
   /** Runs `work` and reports the CPU each part of the stack used meanwhile. */
   measure<T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUse }>;
-  /** Ladder options for a phase that may use `seconds` of wall time. */
-  ladder(seconds: number, shape: { start: number; max: number }): LadderOptions;
 }
 
 export async function benchHttp(ctx: BenchContext, server: BaselineServer, seconds: number) {
@@ -95,27 +126,24 @@ export async function benchHttp(ctx: BenchContext, server: BaselineServer, secon
   return result;
 }
 
-export async function benchTemporal(
+/** One open-loop step of B-temporal: `rate` update-with-start calls/s for `seconds`. */
+export async function temporalStep(
   ctx: BenchContext,
   server: BaselineServer,
+  rate: number,
   seconds: number,
-): Promise<Ladder<StepResult>> {
-  let step = 0;
-  const runStep = async (rate: number, stepSeconds = ctx.stepSeconds) => {
-    const tag = `${ctx.stamp}-${++step}`;
-    const { result, cpu } = await ctx.measure(() =>
-      ctx.load.openLoop({
-        origin: server.origin,
-        rate,
-        seconds: stepSeconds,
-        specs: [{ method: 'POST', path: `/noop/${tag}-{n}` }],
-        timeoutMs: 30_000,
-      }),
-    );
-    return { ...judge(result, 200, ctx.criteria), cpu };
-  };
-  await runStep(10, 2); // warm-up: bundle caches, connections, JIT
-  return climb('B-temporal', ctx.ladder(seconds, { start: 10, max: 2_000 }), (rate) => runStep(rate));
+  tag: string,
+): Promise<StepResult> {
+  const { result, cpu } = await ctx.measure(() =>
+    ctx.load.openLoop({
+      origin: server.origin,
+      rate,
+      seconds,
+      specs: [{ method: 'POST', path: `/noop/${ctx.stamp}-${tag}-{n}` }],
+      timeoutMs: 30_000,
+    }),
+  );
+  return { ...judge(result, 200, ctx.criteria), cpu };
 }
 
 export interface SignalStep extends StepResult {
@@ -124,53 +152,48 @@ export interface SignalStep extends StepResult {
   counted: number;
 }
 
-export async function benchSignal(
+/** One step of B-signal: `rate` signal-with-start calls/s into a fresh counter workflow. */
+export async function signalStep(
   ctx: BenchContext,
   server: BaselineServer,
+  rate: number,
   seconds: number,
-): Promise<Ladder<SignalStep>> {
+  tag: string,
+): Promise<SignalStep> {
   const client = ctx.stack.baselineClient;
-  let step = 0;
-  const runStep = async (rate: number, stepSeconds = ctx.stepSeconds): Promise<SignalStep> => {
-    const workflowId = `counter-${ctx.stamp}-${++step}`;
-    const { result, cpu } = await ctx.measure(() =>
-      ctx.load.openLoop({
-        origin: server.origin,
-        rate,
-        seconds: stepSeconds,
-        specs: [{ method: 'POST', path: `/signal/${workflowId}` }],
-        timeoutMs: 30_000,
-      }),
-    );
-    const judged = { ...judge(result, 200, ctx.criteria), cpu };
-    const lastAck = Math.max(...result.samples.filter((s) => s.status === 200).map((s) => s.at + s.latency));
-    const handle = client.workflow.getHandle(workflowId);
-    let counted = 0;
-    let queryLagMs: number | null = null;
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      counted = await handle.query(benchCountQuery).catch(() => counted);
-      if (counted >= judged.ok) {
-        queryLagMs = Math.round(Math.max(0, Date.now() - lastAck));
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
+  const workflowId = `counter-${ctx.stamp}-${tag}`;
+  const { result, cpu } = await ctx.measure(() =>
+    ctx.load.openLoop({
+      origin: server.origin,
+      rate,
+      seconds,
+      specs: [{ method: 'POST', path: `/signal/${workflowId}` }],
+      timeoutMs: 30_000,
+    }),
+  );
+  const judged = { ...judge(result, 200, ctx.criteria), cpu };
+  const lastAck = Math.max(...result.samples.filter((s) => s.status === 200).map((s) => s.at + s.latency));
+  const handle = client.workflow.getHandle(workflowId);
+  let counted = 0;
+  let queryLagMs: number | null = null;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    counted = await handle.query(benchCountQuery).catch(() => counted);
+    if (counted >= judged.ok) {
+      queryLagMs = Math.round(Math.max(0, Date.now() - lastAck));
+      break;
     }
-    const out: SignalStep = { ...judged, queryLagMs, counted };
-    if (queryLagMs === null || queryLagMs > ctx.criteria.p99BudgetMs) {
-      out.pass = false;
-      out.why = [
-        out.why,
-        `query shows ${counted}/${judged.ok} ${queryLagMs ?? '>15000'} ms after the last ack`,
-      ]
-        .filter(Boolean)
-        .join('; ');
-    }
-    await handle.terminate('bench step done').catch(() => undefined);
-    return out;
-  };
-  await runStep(20, 2);
-  return climb('B-signal', ctx.ladder(seconds, { start: 50, max: 10_000 }), (rate) => runStep(rate));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const out: SignalStep = { ...judged, queryLagMs, counted };
+  if (queryLagMs === null || queryLagMs > ctx.criteria.p99BudgetMs) {
+    out.pass = false;
+    out.why = [out.why, `query shows ${counted}/${judged.ok} ${queryLagMs ?? '>15000'} ms after the last ack`]
+      .filter(Boolean)
+      .join('; ');
+  }
+  await handle.terminate('bench step done').catch(() => undefined);
+  return out;
 }
 
 export interface DbBaseline {

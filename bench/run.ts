@@ -6,21 +6,34 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { WorkerOptions } from '@temporalio/worker';
+import { formatUsd } from '../src/domain/money.js';
 import {
   benchDb,
   benchHttp,
-  benchSignal,
-  benchTemporal,
+  signalStep,
   startBaselineServer,
+  temporalStep,
   type BaselineServer,
   type BenchContext,
 } from './baselines.js';
+import { Bisector, type BisectOptions } from './ladder.js';
 import { LoadGenerator } from './load.js';
-import { computeRatios, render, temporalAt, writeResults, type Results } from './report.js';
+import { inFlightMemory, leakCheck } from './memory.js';
+import { exchangeRoundTrip, poolDirectStep, poolTaskQueue } from './pool.js';
+import { shardSweep } from './pool-shards.js';
+import { computeRatios, flatFigures, poolCeiling, render, writeResults, type Results } from './report.js';
 import { FORCED_ENV, startStack, type Stack } from './stack.js';
 import { cpuBetween, parentOf, snapshot, type CpuPids } from './cpu.js';
-import { judge } from './stats.js';
-import { benchOrders, benchPooled, createUsers, sampleMemory } from './system.js';
+import { interleave, type StepResult } from './stats.js';
+import {
+  createUsers,
+  orderStep,
+  ORDER_AMOUNT,
+  POOLED_MAY_WAIT,
+  POOLED_ORDER_AMOUNT,
+  sampleMemory,
+  type BenchUser,
+} from './system.js';
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 const started = new Date();
@@ -48,24 +61,31 @@ function json<T>(name: string, fallback: T): T {
   }
 }
 
-const PHASES = ['http', 'db', 'temporal', 'signal', 'orders', 'pooled'] as const;
+const PHASES = ['http', 'db', 'orders', 'pool', 'pooled', 'memory', 'shards', 'leak'] as const;
 type Phase = (typeof PHASES)[number];
+/** Everything but the five-minute leak check. */
+const DEFAULT_PHASES: Phase[] = ['http', 'db', 'orders', 'pool', 'pooled', 'memory', 'shards'];
 
 const seconds = number('BENCH_SECONDS', 10);
 const config = {
   /** Length of one measurement (B-http, and pgbench's two runs together). */
   seconds,
   /** Length of one step of a rate ladder. */
-  stepSeconds: Math.max(2, Math.round(seconds / 2)),
+  stepSeconds: Math.max(2, Math.round(seconds * 0.4)),
   p99BudgetMs: number('BENCH_P99_BUDGET_MS', 500),
   users: Math.round(number('BENCH_USERS', 2_000)),
+  /** Results each deciding rate (best pass, first fail) needs; the median decides. */
+  repeats: Math.round(number('BENCH_REPEATS', 3)),
+  /** Bisection stops once the first fail is within this share of the best pass. */
+  tolerance: number('BENCH_TOLERANCE', 0.05),
+  leakSeconds: Math.round(number('BENCH_LEAK_SECONDS', 300)),
   workerOptions: json<Partial<WorkerOptions>>('BENCH_WORKER_OPTIONS', {}),
   baselineWorkerOptions: json<Partial<WorkerOptions>>('BENCH_BASELINE_WORKER_OPTIONS', {}),
   temporalFlags: (process.env.BENCH_TEMPORAL_FLAGS ?? '').split(/\s+/).filter(Boolean),
   temporalDbFile: process.env.BENCH_TEMPORAL_DB === 'file',
-  phases: (process.env.BENCH_PHASES ? process.env.BENCH_PHASES.split(',') : [...PHASES]) as Phase[],
-  /** Wall-time allotment of each ladder, in units of BENCH_SECONDS (a ladder stops climbing past it). */
-  allotments: { temporal: 4, signal: 3, orders: 5, pooled: 3 },
+  phases: (process.env.BENCH_PHASES ? process.env.BENCH_PHASES.split(',') : DEFAULT_PHASES) as Phase[],
+  /** Wall-time allotment of each ladder group, in units of BENCH_SECONDS (it stops climbing past it). */
+  allotments: { orders: 11, pool: 6, pooled: 5 },
 };
 for (const p of config.phases) if (!PHASES.includes(p)) throw new Error(`BENCH_PHASES: unknown phase "${p}"`);
 const wants = (p: Phase) => config.phases.includes(p);
@@ -86,6 +106,7 @@ const results: Results = {
   baselines: {},
   system: {},
   ratios: [],
+  figures: {},
   notes: [],
 };
 
@@ -169,16 +190,25 @@ async function main(): Promise<void> {
     },
     baselineWorkerOptions: config.baselineWorkerOptions,
   };
+  const pool = await poolTaskQueue(stack);
+  (results.stack.service as Record<string, unknown>).poolTaskQueue = pool;
   load = await LoadGenerator.start();
-  baseline = await startBaselineServer(stack);
+  baseline = await startBaselineServer(stack, {
+    taskQueue: pool.taskQueue,
+    threshold: formatUsd(stack.env.AGGREGATION_THRESHOLD),
+    maxWaitMs: stack.env.AGGREGATION_MAX_WAIT,
+  });
   if (stopping) return;
-  log(`stack ready: API ${stack.api.origin}, baselines ${baseline.origin}, load generator pid ${load.pid}`);
+  log(
+    `stack ready: API ${stack.api.origin}, baselines ${baseline.origin}, pools on ${pool.taskQueue} (${pool.why}), load generator pid ${load.pid}`,
+  );
   results.notes.push(
     `the service runs with ${Object.entries(FORCED_ENV)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')}: rate limits and fraud rules would refuse or hold a load test's orders`,
     'open loop: requests leave on a fixed schedule whatever the answers; latency counts from the scheduled time',
     'B-temporal and B-signal go through a bare Fastify route in the bench process, as orders go through the API',
+    `ladders: doubling, then bisection to ${config.tolerance * 100} %; best pass and first fail run ${config.repeats}× and the majority decides; figures are medians [min–max] of the best rate's runs`,
   );
 
   const pids: CpuPids = { temporal: stack.temporal.pid, loadgen: load.pid };
@@ -201,68 +231,165 @@ async function main(): Promise<void> {
     criteria: { p99BudgetMs: config.p99BudgetMs, minSuccess: 0.99, minThroughput: 0.95 },
     stepSeconds: config.stepSeconds,
     log,
-    ladder(allotted, shape) {
-      const begin = performance.now();
-      return {
-        ...shape,
-        factor: 2,
-        maxSteps: 8,
-        retryAbove: 0.9,
-        outOfTime: () => stopping || performance.now() - begin > allotted * 1000,
-        log,
-      };
-    },
   };
   const server = baseline;
+  const step = config.stepSeconds;
+  const bisector = (start: number, max: number) =>
+    new Bisector({
+      start,
+      factor: 2,
+      max,
+      min: 1,
+      tolerance: config.tolerance,
+      repeats: config.repeats,
+      maxShifts: 1,
+    } satisfies BisectOptions);
+  // A ladder group searches for its allotment, then only repeats its deciding steps, for at most
+  // half as long again.
+  const deadline = (allotment: number) => {
+    const begin = performance.now();
+    const past = (share: number) => () =>
+      stopping || performance.now() - begin > share * allotment * seconds * 1000;
+    return { concludeNow: past(1), stopNow: past(1.5) };
+  };
+  let tag = 0;
 
-  if (wants('http')) results.baselines.http = await phase('B-http', () => benchHttp(ctx, server, seconds));
+  if (wants('http'))
+    results.baselines.http = await phase('B-http', () => benchHttp(ctx, server, Math.ceil(seconds / 2)));
   if (wants('db'))
-    results.baselines.db = await phase('B-db', () => benchDb(ctx, Math.max(2, Math.round(seconds / 2))));
-  if (wants('temporal'))
-    results.baselines.temporal = await phase('B-temporal', () =>
-      benchTemporal(ctx, server, config.allotments.temporal * seconds),
-    );
-  if (wants('signal'))
-    results.baselines.signal = await phase('B-signal', () =>
-      benchSignal(ctx, server, config.allotments.signal * seconds),
-    );
+    results.baselines.db = await phase('B-db', () => benchDb(ctx, Math.max(2, Math.round(seconds / 4))));
 
-  if (wants('orders') || wants('pooled')) {
-    const users = await phase('users', async () => {
+  let users: BenchUser[] | undefined;
+  if (wants('orders') || wants('pool') || wants('pooled') || wants('memory') || wants('leak')) {
+    users = await phase('users', async () => {
       const created = await createUsers(ctx, config.users, '100000.00');
       log(`${created.length} funded users ($100,000.00 each) with signed access tokens`);
       return created;
     });
-    if (users) {
-      const memory = sampleMemory(ctx);
-      if (wants('orders'))
-        results.system.orders = await phase('System orders', () =>
-          benchOrders(ctx, users, config.allotments.orders * seconds),
-        );
-      if (wants('pooled'))
-        results.system.pooled = await phase('System pooled', () =>
-          benchPooled(ctx, users, config.allotments.pooled * seconds),
-        );
-      results.system.memory = await memory.stop();
-    }
+  }
+  const memory = users ? sampleMemory(ctx) : undefined;
+
+  if (wants('orders') && users) {
+    const u = users;
+    await phase('B-temporal and orders', async () => {
+      // Warm-up: bundle caches, connections, JIT.
+      await temporalStep(ctx, server, 10, 2, 'warm');
+      await orderStep(ctx, u, 5, ORDER_AMOUNT, 0, 2);
+      const orders = bisector(10, 1_000);
+      const beside: StepResult[] = [];
+      const [temporal, system] = await interleave<StepResult>(
+        [
+          {
+            name: 'B-temporal',
+            bisector: bisector(10, 2_000),
+            run: (rate) => temporalStep(ctx, server, rate, step, `t${++tag}`),
+          },
+          {
+            name: 'System orders',
+            bisector: orders,
+            run: async (rate, repeat) => {
+              // The best pass's repeats get a B-temporal step at the same rate right before them:
+              // the placement p99 ratio compares the two at the system's best rate.
+              if (repeat && rate === orders.lo) {
+                const t = await temporalStep(ctx, server, rate, step, `t${++tag}`);
+                beside.push(t);
+                log(`B-temporal beside orders @ ${rate}/s: p99 ${t.latency.p99} ms`);
+              }
+              return orderStep(ctx, u, rate, ORDER_AMOUNT, 0, step);
+            },
+          },
+        ],
+        deadline(config.allotments.orders),
+        log,
+      );
+      results.baselines.temporal = temporal;
+      results.system.orders = system as typeof results.system.orders;
+      const best = system?.bestRate;
+      if (
+        best !== undefined &&
+        !beside.some((s) => s.rate === best) &&
+        !temporal?.steps.some((s) => s.rate === best)
+      )
+        beside.push(await temporalStep(ctx, server, best, step, `t${++tag}`));
+      results.baselines.temporalAtSystemRate = beside;
+    });
   }
 
-  // The placement p99 ratio compares p99s at the same offered rate: measure B-temporal there if needed.
-  const best = results.system.orders?.best;
-  if (best && wants('temporal') && !temporalAt(results, best.rate)) {
-    results.baselines.temporalAtSystemRate = await phase('B-temporal re-run', async () => {
-      const { result, cpu } = await ctx.measure(() =>
-        ctx.load.openLoop({
-          origin: server.origin,
-          rate: best.rate,
-          seconds: config.stepSeconds,
-          specs: [{ method: 'POST', path: `/noop/${stamp}-rerun-{n}` }],
-          timeoutMs: 30_000,
-        }),
+  if (wants('pool') && users) {
+    const userId = users[0]!.id;
+    await phase('B-signal and pool-direct', async () => {
+      await signalStep(ctx, server, 20, 2, 'warm');
+      await poolDirectStep(ctx, server, userId, 20, 2, 'warm');
+      const [signal, direct] = await interleave<StepResult>(
+        [
+          {
+            name: 'B-signal',
+            bisector: bisector(50, 10_000),
+            run: (rate) => signalStep(ctx, server, rate, step, `s${++tag}`),
+          },
+          {
+            name: 'Pool direct',
+            bisector: bisector(50, 10_000),
+            run: (rate) => poolDirectStep(ctx, server, userId, rate, step, `p${++tag}`),
+          },
+        ],
+        deadline(config.allotments.pool),
+        log,
       );
-      const step = { ...judge(result, 200, ctx.criteria), cpu };
-      log(`B-temporal again @ ${best.rate}/s (the system's best rate): p99 ${step.latency.p99} ms`);
-      return step;
+      results.baselines.signal = signal as typeof results.baselines.signal;
+      results.system.poolDirect = direct as typeof results.system.poolDirect;
+    });
+  }
+
+  if (wants('pooled') && users) {
+    const u = users;
+    await phase('System pooled', async () => {
+      await orderStep(ctx, u, 5, POOLED_ORDER_AMOUNT, POOLED_MAY_WAIT, 2);
+      const start = results.system.orders?.bestRate
+        ? Math.max(5, Math.round(results.system.orders.bestRate / 2))
+        : 10;
+      const [pooled] = await interleave(
+        [
+          {
+            name: 'System pooled',
+            bisector: bisector(start, 1_000),
+            run: (rate) => orderStep(ctx, u, rate, POOLED_ORDER_AMOUNT, POOLED_MAY_WAIT, step),
+          },
+        ],
+        deadline(config.allotments.pooled),
+        log,
+      );
+      results.system.pooled = pooled;
+      results.system.exchangeRoundTrip = await exchangeRoundTrip(stack!);
+    });
+  }
+
+  const bestOrders = results.system.orders?.bestRate;
+  if (wants('memory') && users) {
+    const u = users;
+    const rate = 2 * (bestOrders ?? 20);
+    results.system.inFlight = await phase('in-flight memory', async () => {
+      const m = await inFlightMemory(ctx, u, rate, Math.max(3, Math.round(seconds / 2)));
+      log(
+        `in flight: ${m.inFlight} orders, API+worker ${m.appPer1000MiB} MiB and Temporal ${m.temporalPer1000MiB} MiB per 1,000`,
+      );
+      return m;
+    });
+  }
+  if (wants('leak') && users) {
+    const u = users;
+    const rate = bestOrders ?? number('BENCH_LEAK_RATE', 20);
+    results.system.leak = await phase('leak check', () => leakCheck(ctx, u, rate, config.leakSeconds));
+  }
+  if (memory) results.system.memory = await memory.stop();
+
+  if (wants('shards')) {
+    const found = poolCeiling(results);
+    results.system.shards = shardSweep({
+      ceiling: found?.ceiling ?? 400,
+      ceilingSource: found?.source ?? 'assumed (no pool-direct or B-signal figure in this run)',
+      thresholdCents: Number(stack.env.AGGREGATION_THRESHOLD),
+      maxWaitMs: stack.env.AGGREGATION_MAX_WAIT,
     });
   }
 }
@@ -281,6 +408,7 @@ try {
   } else {
     results.machine.loadAverageAtEnd = loadavg().map((l) => Number(l.toFixed(2)));
     results.ratios = computeRatios(results);
+    results.figures = flatFigures(results);
     if (stack?.sdkWarnings.size) results.stack.sdkWarnings = Object.fromEntries(stack.sdkWarnings);
     results.finishedAt = new Date().toISOString();
     results.durationSeconds = Math.round((performance.now() - t0) / 1000);

@@ -1,5 +1,6 @@
 /** Latency summaries and the pass/fail rule every rate ladder uses. */
 import type { CpuUse } from './cpu.js';
+import type { Bisector } from './ladder.js';
 
 export interface LatencySummary {
   count: number;
@@ -67,8 +68,8 @@ export interface StepResult {
   sendLagP99: number | null;
   pass: boolean;
   why?: string;
-  /** A second try of a rate whose first try failed on latency only. */
-  retry?: boolean;
+  /** A repeat of a deciding rate (best pass or first failure). */
+  repeat?: boolean;
   /** CPU use of each part during the open-loop run. */
   cpu?: CpuUse;
   [extra: string]: unknown;
@@ -118,74 +119,77 @@ export function judge(result: OpenLoopResult, okStatus: number, criteria: Criter
   return step;
 }
 
-export interface LadderOptions {
-  start: number;
-  factor: number;
-  max: number;
-  maxSteps: number;
-  /** A failed step whose throughput reached this share of the offered rate is tried once more. */
-  retryAbove: number;
-  /** Stop climbing once this returns true (the run's time budget). */
-  outOfTime: () => boolean;
-  log: (line: string) => void;
-}
-
 export interface Ladder<S extends StepResult> {
+  /** Every step, in the order run. */
   steps: S[];
-  /** The highest passing step, if any. */
+  /** The rate the search settled on (its best pass, decided by the majority of its repeats). */
+  bestRate?: number;
+  /** The lowest rate that failed on the whole (the other side of the knee). */
+  firstFailRate?: number;
+  /** Every step run at `bestRate`: the repeats whose medians make the figures. */
+  atBest: S[];
+  /** The step at `bestRate` with the median throughput: the representative one. */
   best?: S;
 }
 
+export interface LadderSpec<S extends StepResult> {
+  name: string;
+  bisector: Bisector;
+  /** `repeat`: the step is a repeat of a deciding rate. */
+  run: (rate: number, repeat: boolean) => Promise<S>;
+}
+
+const report = (log: (line: string) => void, name: string, step: StepResult, repeat: boolean) =>
+  log(
+    `${name} @ ${step.rate}/s: ${step.throughput}/s, p50 ${step.latency.p50} ms, p99 ${step.latency.p99} ms` +
+      (step.pass ? ' ✓' : ` ✗ (${step.why})`) +
+      (repeat ? ' (repeat)' : ''),
+  );
+
+export interface TimeLimits {
+  /** Past this, the ladders stop searching and only run the repeats of what they found. */
+  concludeNow: () => boolean;
+  /** Past this, they stop altogether (a ladder cut short keeps its best pass so far). */
+  stopNow: () => boolean;
+}
+
 /**
- * Steps the offered rate up by `factor` until a step fails, then tries the geometric midpoint between
- * the last pass and the first failure once. Each step is `run(rate)`.
+ * Runs several ladders step by step in turn (one step of each, then the next of each), so that drift
+ * on the machine hits all of them alike.
  */
-export async function climb<S extends StepResult>(
-  name: string,
-  options: LadderOptions,
-  run: (rate: number) => Promise<S>,
-): Promise<Ladder<S>> {
-  const steps: S[] = [];
-  let best: S | undefined;
-  let rate = options.start;
-  let failedAt: number | undefined;
-  let refined = false;
-  const report = (step: S) =>
-    options.log(
-      `${name} @ ${step.rate}/s: ${step.throughput}/s, p50 ${step.latency.p50} ms, p99 ${step.latency.p99} ms` +
-        (step.pass ? ' ✓' : ` ✗ (${step.why})`) +
-        (step.retry ? ' (second try)' : ''),
-    );
-  while (steps.length < options.maxSteps && !options.outOfTime()) {
-    let step = await run(rate);
-    steps.push(step);
-    report(step);
-    // Other work on the machine causes latency spikes: a step that kept up with the offered rate but
-    // missed only on latency gets a second try before it counts as a failure.
-    if (!step.pass && step.throughput >= options.retryAbove * rate && !options.outOfTime()) {
-      step = await run(rate);
-      step.retry = true;
-      steps.push(step);
-      report(step);
+export async function interleave<S extends StepResult>(
+  specs: LadderSpec<S>[],
+  limits: TimeLimits,
+  log: (line: string) => void,
+): Promise<Ladder<S>[]> {
+  const steps = specs.map(() => [] as S[]);
+  const outOfTime = limits.stopNow;
+  for (;;) {
+    if (limits.concludeNow()) for (const spec of specs) spec.bisector.conclude();
+    const active = specs.filter((s) => s.bisector.next() !== undefined);
+    if (active.length === 0 || outOfTime()) break;
+    for (const [i, spec] of specs.entries()) {
+      const rate = spec.bisector.next();
+      if (rate === undefined || outOfTime()) continue;
+      const repeat = spec.bisector.isRepeat(rate);
+      const step = await spec.run(rate, repeat);
+      if (repeat) step.repeat = true;
+      steps[i]!.push(step);
+      spec.bisector.record(rate, step.pass);
+      report(log, spec.name, step, repeat);
     }
-    if (step.pass && (!best || step.rate > best.rate)) best = step;
-    if (!step.pass) failedAt = failedAt === undefined ? rate : Math.min(failedAt, rate);
-    if (failedAt === undefined) {
-      if (rate >= options.max) break;
-      rate = Math.min(options.max, Math.round(rate * options.factor));
-      continue;
-    }
-    // Nothing passed yet: step down. Otherwise one midpoint between the last pass and the first failure.
-    if (!best) {
-      rate = Math.floor(failedAt / options.factor);
-      if (rate < 1 || steps.some((s) => s.rate === rate)) break;
-      continue;
-    }
-    if (refined) break;
-    refined = true;
-    const mid = Math.round(Math.sqrt(best.rate * failedAt));
-    if (steps.some((s) => s.rate === mid) || mid <= best.rate || mid >= failedAt) break;
-    rate = mid;
   }
-  return { steps, best };
+  return specs.map((spec, i) => summarizeLadder(steps[i]!, spec.bisector));
+}
+
+export function summarizeLadder<S extends StepResult>(steps: S[], bisector: Bisector): Ladder<S> {
+  const bestRate = bisector.best;
+  const atBest = bestRate === undefined ? [] : steps.filter((s) => s.rate === bestRate);
+  const byThroughput = [...atBest].sort((a, b) => a.throughput - b.throughput);
+  const ladder: Ladder<S> = { steps, atBest };
+  if (bestRate !== undefined) ladder.bestRate = bestRate;
+  if (bisector.hi !== undefined && bisector.hi !== bestRate) ladder.firstFailRate = bisector.hi;
+  const best = byThroughput[(byThroughput.length - 1) >> 1];
+  if (best) ladder.best = best;
+  return ladder;
 }

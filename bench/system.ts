@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { hashPassword } from '../src/services/accounts.js';
 import type { BenchContext } from './baselines.js';
 import { parentOf, serverPids } from './cpu.js';
-import { climb, judge, summarize, type LatencySummary, type Ladder, type StepResult } from './stats.js';
+import { batchLag, type BatchLag } from './pool.js';
+import { judge, summarize, type LatencySummary, type StepResult } from './stats.js';
 
 export interface BenchUser {
   id: number;
@@ -47,6 +48,8 @@ export interface OrderStep extends StepResult {
   batches?: number;
   batchesPerSecond?: number;
   meanBatchSize?: number;
+  /** Pooled steps: the order that filled each batch → batch opened → bought. */
+  batchLag?: BatchLag;
 }
 
 interface OrderRow {
@@ -72,7 +75,7 @@ async function ordersOf(ctx: BenchContext, ids: number[]): Promise<OrderRow[]> {
  * batch threshold can legitimately wait for the next orders (or AGGREGATION_MAX_WAIT): up to
  * `mayWait` unbatched orders are not counted against the step.
  */
-async function orderStep(
+export async function orderStep(
   ctx: BenchContext,
   users: BenchUser[],
   rate: number,
@@ -134,6 +137,7 @@ async function orderStep(
     step.batches = batchIds.length;
     step.batchesPerSecond = Number((batchIds.length / span).toFixed(2));
     step.meanBatchSize = Number((rows.filter((r) => r.batch_id).length / batchIds.length).toFixed(1));
+    step.batchLag = await batchLag(ctx.stack, ids);
   }
   const reasons = step.why ? [step.why] : [];
   if (unsettled > mayWait) reasons.push(`${unsettled} orders not settled 15 s after the step`);
@@ -145,30 +149,12 @@ async function orderStep(
   return step;
 }
 
-/** Orders of 3 ABAN ($12 at the seeded $4.00): each is debited, then bought alone on the exchange. */
-export async function benchOrders(
-  ctx: BenchContext,
-  users: BenchUser[],
-  seconds: number,
-): Promise<Ladder<OrderStep>> {
-  await orderStep(ctx, users, 5, '3', 0, 2); // warm-up
-  return climb('System orders', ctx.ladder(seconds, { start: 10, max: 1_000 }), (rate) =>
-    orderStep(ctx, users, rate, '3', 0, ctx.stepSeconds),
-  );
-}
-
-/** Orders of 0.5 ABAN ($2): pooled, five to a $10 batch, into the ABAN pool workflow. */
-export async function benchPooled(
-  ctx: BenchContext,
-  users: BenchUser[],
-  seconds: number,
-): Promise<Ladder<OrderStep>> {
-  const mayWait = 4; // fewer than $10 left in the pool at the end of a step waits for the next orders
-  await orderStep(ctx, users, 5, '0.5', mayWait, 2);
-  return climb('System pooled', ctx.ladder(seconds, { start: 10, max: 1_000 }), (rate) =>
-    orderStep(ctx, users, rate, '0.5', mayWait, ctx.stepSeconds),
-  );
-}
+/** $12 orders: 3 ABAN at the seeded $4.00, each debited, then bought alone on the exchange. */
+export const ORDER_AMOUNT = '3';
+/** $2 orders: 0.5 ABAN, pooled five to a $10 batch in the ABAN pool. */
+export const POOLED_ORDER_AMOUNT = '0.5';
+/** Fewer than $10 left in the pool at the end of a step waits for the next orders. */
+export const POOLED_MAY_WAIT = 4;
 
 /** The peak RSS of one process from /proc (kB → MiB), or undefined when it cannot be read. */
 export function vmHwmMiB(pid: number): number | undefined {
