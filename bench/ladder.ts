@@ -62,11 +62,20 @@ export class Bisector {
     this.advance();
   }
 
-  /** The rate the search settled on (best pass), if any passed. */
+  /**
+   * The rate the search settled on (best pass), if any passed. A search cut short may leave the
+   * best pass with as many failures as passes: it still counts, and below a best pass that failed on
+   * the whole, the next rate that passed at least as often as it failed does.
+   */
   get best(): number | undefined {
     if (this.lo === undefined) return undefined;
-    const results = this.results.get(this.lo) ?? [];
-    return results.length === 0 || majorityPasses(results) ? this.lo : undefined;
+    const holds = (rate: number) => {
+      const r = this.results.get(rate) ?? [];
+      return r.filter(Boolean).length * 2 >= r.length;
+    };
+    if (holds(this.lo)) return this.lo;
+    const lower = [...this.results.keys()].filter((rate) => rate < this.lo! && holds(rate));
+    return lower.length ? Math.max(...lower) : undefined;
   }
 
   /** Out of time: stop searching and run only the repeats of the bracket found so far. */

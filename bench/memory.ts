@@ -3,7 +3,7 @@
  *
  * In flight: the exchange simulator is told to answer every buy only after a delay (held-back
  * settlement, below the driver's timeout so nothing retries), and $12 orders are placed meanwhile at
- * twice the best rate: each stays `pending` (debited, its workflow and buy open) until its buy
+ * the best order rate (faster, the API's calls to Temporal time out and nothing more is in flight): each stays `pending` (debited, its workflow and buy open) until its buy
  * answers, or `placing` while the API has not had the debit's answer, so the number in flight climbs
  * to about rate × delay. The resident memory (VmRSS) of this process
  * (API + worker) and of the Temporal server at the most-in-flight moment, less the same just before,

@@ -85,7 +85,7 @@ const config = {
   temporalDbFile: process.env.BENCH_TEMPORAL_DB === 'file',
   phases: (process.env.BENCH_PHASES ? process.env.BENCH_PHASES.split(',') : DEFAULT_PHASES) as Phase[],
   /** Wall-time allotment of each ladder group, in units of BENCH_SECONDS (it stops climbing past it). */
-  allotments: { orders: 11, pool: 6, pooled: 5 },
+  allotments: { orders: 10, pool: 5, pooled: 4 },
 };
 for (const p of config.phases) if (!PHASES.includes(p)) throw new Error(`BENCH_PHASES: unknown phase "${p}"`);
 const wants = (p: Phase) => config.phases.includes(p);
@@ -245,12 +245,12 @@ async function main(): Promise<void> {
       maxShifts: 1,
     } satisfies BisectOptions);
   // A ladder group searches for its allotment, then only repeats its deciding steps, for at most
-  // half as long again.
+  // 40 % longer.
   const deadline = (allotment: number) => {
     const begin = performance.now();
     const past = (share: number) => () =>
       stopping || performance.now() - begin > share * allotment * seconds * 1000;
-    return { concludeNow: past(1), stopNow: past(1.5) };
+    return { concludeNow: past(1), stopNow: past(1.4) };
   };
   let tag = 0;
 
@@ -275,13 +275,13 @@ async function main(): Promise<void> {
       // Warm-up: bundle caches, connections, JIT.
       await temporalStep(ctx, server, 10, 2, 'warm');
       await orderStep(ctx, u, 5, ORDER_AMOUNT, 0, 2);
-      const orders = bisector(10, 1_000);
+      const orders = bisector(16, 1_000);
       const beside: StepResult[] = [];
       const [temporal, system] = await interleave<StepResult>(
         [
           {
             name: 'B-temporal',
-            bisector: bisector(10, 2_000),
+            bisector: bisector(16, 2_000),
             run: (rate) => temporalStep(ctx, server, rate, step, `t${++tag}`),
           },
           {
@@ -324,12 +324,12 @@ async function main(): Promise<void> {
         [
           {
             name: 'B-signal',
-            bisector: bisector(50, 10_000),
+            bisector: bisector(64, 10_000),
             run: (rate) => signalStep(ctx, server, rate, step, `s${++tag}`),
           },
           {
             name: 'Pool direct',
-            bisector: bisector(50, 10_000),
+            bisector: bisector(64, 10_000),
             run: (rate) => poolDirectStep(ctx, server, userId, rate, step, `p${++tag}`),
           },
         ],
@@ -367,7 +367,7 @@ async function main(): Promise<void> {
   const bestOrders = results.system.orders?.bestRate;
   if (wants('memory') && users) {
     const u = users;
-    const rate = 2 * (bestOrders ?? 20);
+    const rate = bestOrders ?? 20;
     results.system.inFlight = await phase('in-flight memory', async () => {
       const m = await inFlightMemory(ctx, u, rate, Math.max(3, Math.round(seconds / 2)));
       log(

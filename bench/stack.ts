@@ -118,7 +118,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const cleanups: { name: string; stop: () => Promise<void> }[] = [];
   const stopAll = async () => {
     for (const { name, stop } of cleanups.splice(0).reverse()) {
+      const begin = performance.now();
       await stop().catch((error: unknown) => options.log(`stopping ${name} failed: ${String(error)}`));
+      const took = performance.now() - begin;
+      if (took > 2_000) options.log(`stopping ${name} took ${(took / 1000).toFixed(1)} s`);
     }
   };
   try {

@@ -80,6 +80,20 @@ describe('Bisector', () => {
     }
     expect(tried).toEqual([10, 20, 40, 80, 57, 57, 80, 57, 80]);
     expect(bisector.best).toBe(57);
+    // Cut short in the middle of the repeats: a tie still counts as the best pass.
+    const cut = new Bisector(options);
+    const passes = (rate: number) => rate <= 57;
+    for (const rate of [10, 20, 40, 80, 57, 68, 62, 59]) {
+      expect(cut.next()).toBe(rate);
+      cut.record(rate, passes(rate));
+    }
+    expect(cut.phase).toBe('repeat');
+    expect(cut.next()).toBe(57);
+    cut.record(57, false);
+    expect(cut.best).toBe(57);
+    cut.record(cut.next()!, false); // 59
+    cut.record(cut.next()!, false); // 57 again: it fails on the whole
+    expect(cut.best).toBe(40);
     const none = new Bisector(options);
     none.record(10, false);
     none.conclude();
