@@ -127,6 +127,8 @@ describe('Temporal connection settings (option derivation, no server)', () => {
     expect(() => resolve({ TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'nope' })).toThrow(
       /profile "nope".*Profile 'nope' not found/,
     );
+    const noProfiles = file('empty.toml', '# nothing yet\n');
+    expect(() => resolve({ TEMPORAL_CONFIG_FILE: noProfiles })).toThrow(/has no \[profile\.default\] table/);
     const typo = file('typo.toml', '[profile.default]\nadress = "localhost:7233"\n');
     expect(() => resolve({ TEMPORAL_CONFIG_FILE: typo })).toThrow(/unrecognized in profile\.default: adress/);
   });

@@ -87,6 +87,9 @@ export function resolveTemporalConnection(
   try {
     profile = loadClientConfigProfile({ overrideEnvVars: overrides, configFileStrict: true });
   } catch (error) {
+    // The SDK reads a file without any [profile.…] table as a TypeError of its own.
+    if (error instanceof TypeError)
+      return fail(`the config file has no [profile.${env.TEMPORAL_PROFILE ?? 'default'}] table`);
     return fail((error as Error).message);
   }
   const tls = profile.tls;
