@@ -38,8 +38,6 @@ export type TemporalEnv = Partial<Pick<Env, (typeof TEMPORAL_CONNECTION_VARIABLE
 export interface TemporalConnectionSettings {
   connectionOptions: NativeConnectionOptions & { address: string };
   namespace: string;
-  /** Where the settings came from, for the start-up log and error messages (never the secrets). */
-  source: string;
 }
 
 /**
@@ -66,6 +64,7 @@ export function resolveTemporalConnection(
   configDirEnv: ConfigDirEnv = process.env,
 ): TemporalConnectionSettings {
   const file = env.TEMPORAL_CONFIG_FILE;
+  // Where the settings come from, for the error messages (never a secret).
   const source = file ? `${file}, profile "${env.TEMPORAL_PROFILE ?? 'default'}"` : 'the environment';
   const fail = (problem: string): never => {
     throw new Error(`Invalid Temporal connection settings (${source}): ${problem}`);
@@ -118,7 +117,6 @@ export function resolveTemporalConnection(
       address: options.connectionOptions.address ?? TEMPORAL_DEFAULT_ADDRESS,
     },
     namespace: options.namespace ?? TEMPORAL_DEFAULT_NAMESPACE,
-    source,
   };
 }
 
