@@ -17,6 +17,9 @@ COPY package.json tsconfig.json ./
 COPY src ./src
 COPY scripts ./scripts
 # The base image's unprivileged user; the app writes nothing under /app (tsx caches in /tmp).
+# Temporal is reached by TEMPORAL_* variables, or a temporal.toml mounted at
+# /home/node/.config/temporalio/temporal.toml (or named by TEMPORAL_CONFIG_FILE), with the
+# certificates it names mounted beside it.
 USER node
 EXPOSE 8000 8100
 # `node --import tsx` keeps Node itself as PID 1, so `docker stop`'s SIGTERM reaches the app's

@@ -15,6 +15,7 @@ import { styleText } from 'node:util';
 import pg from 'pg';
 import { DEV_ADMIN_PASSWORD, docsEnabled, loadEnv, type Env } from '../src/config/env.js';
 import { exchangeOptions, SIMULATOR } from '../src/config/exchange.js';
+import { resolveTemporalConnection } from '../src/config/temporal.js';
 import { startEmbeddedPostgres } from '../tools/embedded-postgres.js';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { seed } from '../src/services/seed.js';
@@ -120,10 +121,13 @@ async function startPostgres(env: Env): Promise<string> {
 }
 
 async function startTemporal(env: Env): Promise<{ address: string; ui?: string }> {
-  const colon = env.TEMPORAL_ADDRESS.lastIndexOf(':');
-  const host = env.TEMPORAL_ADDRESS.slice(0, colon);
-  const port = Number(env.TEMPORAL_ADDRESS.slice(colon + 1));
-  if (await isListening(port, host)) return { address: env.TEMPORAL_ADDRESS };
+  // The address Temporal's conventions give (TEMPORAL_ADDRESS, else a temporal.toml profile, else
+  // 127.0.0.1:7233). A dev server is started only on this machine, and only when none answers there.
+  const { address } = resolveTemporalConnection(env).connectionOptions;
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon);
+  const port = Number(address.slice(colon + 1));
+  if (!['127.0.0.1', 'localhost'].includes(host) || (await isListening(port, host))) return { address };
   await mkdir(dataDir, { recursive: true });
   const server = await startDevServer({
     port,

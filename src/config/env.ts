@@ -89,8 +89,30 @@ export const envSchema = z
     DATABASE_POOL_SIZE: int(10),
     REDIS_URL: z.string().url().optional(),
 
-    TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-    TEMPORAL_NAMESPACE: z.string().default('default'),
+    /**
+     * Temporal's own connection variables (config/temporal.ts hands them to @temporalio/envconfig).
+     * No defaults here: a value set here overrides the config file's profile, so 127.0.0.1:7233 and
+     * `default` apply only when neither says.
+     */
+    TEMPORAL_ADDRESS: z.string().optional(),
+    TEMPORAL_NAMESPACE: z.string().optional(),
+    /** Temporal Cloud's API key; turns TLS on unless TEMPORAL_TLS=false. */
+    TEMPORAL_API_KEY: z.string().optional(),
+    TEMPORAL_TLS: z
+      .enum(['true', 'false', '1', '0'])
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1')),
+    TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().optional(),
+    TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().optional(),
+    TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional(),
+    TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().optional(),
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional(),
+    TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().optional(),
+    TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+    /** The profile of the config file to use (`default` when unset). */
+    TEMPORAL_PROFILE: z.string().optional(),
+    /** A temporal.toml; unset, the user's <config dir>/temporalio/temporal.toml is read if it exists. */
+    TEMPORAL_CONFIG_FILE: z.string().optional(),
     TEMPORAL_TASK_QUEUE: z.string().default('crypto-purchase'),
     /** Deadline of a call that must reach Temporal (starting an order's workflow, readiness). */
     TEMPORAL_RPC_TIMEOUT: duration('2s'),

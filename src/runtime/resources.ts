@@ -2,6 +2,11 @@ import { Client, Connection, type ClientPlugin } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { openOrm } from '../db/orm.js';
 import type { Env } from '../config/env.js';
+import {
+  resolveTemporalConnection,
+  type TemporalConnectionSettings,
+  type TemporalEnv,
+} from '../config/temporal.js';
 
 export function requireDatabaseUrl(env: Env): string {
   if (!env.DATABASE_URL)
@@ -22,13 +27,23 @@ export const temporalChannelArgs = {
   'grpc.max_reconnect_backoff_ms': 1_000,
 };
 
+/**
+ * The client connection, opened with the settings Temporal's conventions give (config/temporal.ts):
+ * the dev server by default, a TLS or mTLS cluster, or Temporal Cloud with an API key. The settings
+ * are returned too, so the worker opens its native connection with the same ones.
+ */
 export async function connectTemporal(
-  env: Pick<Env, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>,
+  env: TemporalEnv,
   plugins: ClientPlugin[] = [],
-): Promise<{ connection: Connection; client: Client }> {
+): Promise<{ connection: Connection; client: Client; settings: TemporalConnectionSettings }> {
+  const settings = resolveTemporalConnection(env);
   const connection = await Connection.connect({
-    address: env.TEMPORAL_ADDRESS,
+    ...settings.connectionOptions,
     channelArgs: temporalChannelArgs,
   });
-  return { connection, client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, plugins }) };
+  return {
+    connection,
+    client: new Client({ connection, namespace: settings.namespace, plugins }),
+    settings,
+  };
 }

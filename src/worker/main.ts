@@ -27,12 +27,16 @@ Runtime.install({
   },
 });
 const orm = await openDatabase(env);
-const { connection: clientConnection, client } = await connectTemporal(env, tracing.temporalPlugins);
-const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+const {
+  connection: clientConnection,
+  client,
+  settings: temporal,
+} = await connectTemporal(env, tracing.temporalPlugins);
+const connection = await NativeConnection.connect(temporal.connectionOptions);
 
 const worker = await createWorker({
   connection,
-  namespace: env.TEMPORAL_NAMESPACE,
+  namespace: temporal.namespace,
   taskQueue: env.TEMPORAL_TASK_QUEUE,
   orm,
   temporal: client,

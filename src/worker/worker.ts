@@ -6,7 +6,8 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 
 export interface WorkerDeps extends ActivityDeps {
   connection: NativeConnection;
-  namespace: string;
+  /** The SDK's `default` when absent (TEMPORAL_NAMESPACE unset and no profile naming one). */
+  namespace?: string;
   /** Tracing's, when it is on. */
   plugins?: WorkerPlugin[];
 }

@@ -8,4 +8,5 @@ export async function stopServices(): Promise<void> {
   await adminQuery(services.adminUrl, `drop database if exists ${services.template}`).catch(() => undefined);
   await services.embedded?.stop();
   await rm(services.workflowBundle, { force: true });
+  if (services.temporalConfigFile) await rm(services.temporalConfigFile, { force: true });
 }

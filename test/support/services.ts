@@ -4,6 +4,7 @@ import { startDevServer, type DevServer } from '../../tools/temporal-dev-server.
 import getPort from 'get-port';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { writeWorkflowBundle } from './workflow-bundle.js';
 import { adminQuery, canConnect, withDatabase } from '../../tools/postgres-admin.js';
 
@@ -14,6 +15,7 @@ declare global {
     adminUrl: string;
     template: string;
     workflowBundle: string;
+    temporalConfigFile?: string;
   };
 }
 
@@ -52,4 +54,14 @@ export async function startServices(): Promise<void> {
   process.env.TEST_PG_TEMPLATE = template;
   process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
   process.env.TEST_WORKFLOW_BUNDLE = workflowBundle;
+  // The tests' Temporal is the dev server above: a developer's own temporal.toml (a Cloud profile
+  // with an API key, say) must not lend its settings to the processes under test.
+  if (!process.env.TEMPORAL_CONFIG_FILE) {
+    process.env.TEMPORAL_CONFIG_FILE = join(tmpdir(), `cp-temporal-${process.pid}.toml`);
+    await writeFile(
+      process.env.TEMPORAL_CONFIG_FILE,
+      '# every setting comes from the test\n[profile.default]\n',
+    );
+    globalThis.__testServices.temporalConfigFile = process.env.TEMPORAL_CONFIG_FILE;
+  }
 }
