@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { sqlOf } from '../db/kysely.js';
 import { pgIdArray } from '../db/values.js';
 import type { OrderView } from '../domain/orders.js';
+import { DataError } from '../domain/errors.js';
 import { selectOrders, toOrderView } from './orders.js';
 import type { PlacementView } from './placements.js';
 
@@ -74,7 +75,16 @@ export async function publishOrderChanges(tx: EntityManager, orderIds: number[])
     .execute();
   await recordEvents(
     tx,
-    rows.map((row) => ({ userId: row.user_id, orderId: Number(row.id), data: toOrderView(row) })),
+    rows.flatMap((row) => {
+      try {
+        return [{ userId: row.user_id, orderId: Number(row.id), data: toOrderView(row) }];
+      } catch (error) {
+        // A row that cannot be read cannot be shown either (nor by GET orders/{id}/); its change,
+        // such as the refund of an order whose data is unreadable, must still commit.
+        if (error instanceof DataError) return [];
+        throw error;
+      }
+    }),
   );
 }
 
