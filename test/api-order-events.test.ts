@@ -207,6 +207,9 @@ describe('GET orders/events/', () => {
       // The query token is documented as the route's second security scheme (Swagger UI sends it from there).
       expect(route.parameters).toEqual([expect.objectContaining({ in: 'header', name: 'last-event-id' })]);
       expect(route.security).toEqual([{ bearerAuth: [] }, { accessTokenQuery: [] }]);
+      expect(route.responses['200'].content).toEqual({
+        'text/event-stream': { schema: expect.objectContaining({ type: 'string' }) },
+      });
       expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '429']));
       expect(doc.components.securitySchemes.accessTokenQuery).toMatchObject({
         in: 'query',

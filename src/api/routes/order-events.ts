@@ -68,11 +68,19 @@ export const orderEventRoutes: FastifyPluginAsyncZod<OrderEventRouteOptions> = a
         }),
         headers: z.object({ 'last-event-id': lastEventId.optional() }),
         response: {
-          200: z.string().meta({
-            description:
-              'text/event-stream: `event: order`, `id: <event id>`, `data: <the order as GET orders/{id}/ returns it>`',
-            example: 'event: order\nid: 42\ndata: {"id":1001,"crypto":"ABAN","state":"completed",…}\n\n',
-          }),
+          200: {
+            description: 'The stream: one event per order change, and heartbeat comments',
+            content: {
+              'text/event-stream': {
+                schema: z.string().meta({
+                  description:
+                    '`event: order`, `id: <event id>`, `data: <the order as GET orders/{id}/ returns it>`, then a blank line',
+                  example:
+                    'event: order\nid: 42\ndata: {"id":1001,"crypto":"ABAN","state":"completed",…}\n\n',
+                }),
+              },
+            },
+          },
           400: errorSchema,
           401: errorSchema,
           429: errorSchema,
