@@ -178,9 +178,11 @@ export async function failBatch(
     const changed: number[] = [];
     for (const orderId of await batchOrders(tx, batchId)) {
       const settled = await refundUnpublished(tx, orderId, reason);
-      if (settled) refunded.push(settled);
-      if (settled) changed.push(orderId);
+      if (!settled) continue;
+      refunded.push(settled);
+      changed.push(orderId);
     }
+    // Once, after every wallet lock: the event locks are the last any transaction takes.
     await publishOrderChanges(tx, changed);
     return { batchFailed: failed.numUpdatedRows > 0n, refunded };
   });

@@ -38,8 +38,9 @@ interface Change {
  * (Postgres delivers a NOTIFY only once its transaction commits). Each user's events are ordered
  * by a lock held until commit and taken before the id is drawn, so a user's event ids increase in
  * the order their transactions commit: an id seen means every smaller id of that user committed.
- * Users are locked in id order, so two transactions that publish for the same users never
- * deadlock on these locks.
+ * Users are locked in id order, and every caller publishes once, after its other locks, so a
+ * transaction holding one of these locks waits only for another of them, of a larger user id: no
+ * deadlock can form through them.
  */
 async function recordEvents(tx: EntityManager, changes: Change[]): Promise<void> {
   if (changes.length === 0) return;
