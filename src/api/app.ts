@@ -28,6 +28,9 @@ import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
 import { adminRoutes } from './routes/admin.js';
 import { totpRoutes } from './routes/totp.js';
+import { orderEventRoutes } from './routes/order-events.js';
+import { OrderEventHub } from './order-events/hub.js';
+import { requireDatabaseUrl } from '../runtime/resources.js';
 import { API_PREFIX } from './prefix.js';
 
 export { API_PREFIX } from './prefix.js';
@@ -35,7 +38,7 @@ export { API_PREFIX } from './prefix.js';
 const errorHandler = fp(async (app) => registerErrorHandler(app), { name: 'error-handler' });
 
 /** The versioned API under API_PREFIX: every resource's routes, none of them cacheable. */
-const versionedApi: FastifyPluginAsync<ApiDeps> = async (api, { env, temporal }) => {
+const versionedApi: FastifyPluginAsync<ApiDeps> = async (api, { env, temporal, orm }) => {
   // Tokens, balances and ledgers are private and change with every write: no cache keeps them.
   api.addHook('onSend', async (_request, reply) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
@@ -59,6 +62,24 @@ const versionedApi: FastifyPluginAsync<ApiDeps> = async (api, { env, temporal })
     rpcTimeoutMs: env.TEMPORAL_RPC_TIMEOUT,
   });
   await api.register(adminRoutes, { env, temporal });
+
+  const hub = new OrderEventHub({
+    databaseUrl: requireDatabaseUrl(env),
+    orm,
+    log: api.log,
+    maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
+    retentionMs: env.ORDER_EVENTS_RETENTION,
+  });
+  hub.start();
+  // The streams end before the server closes (which waits for open requests), the listener after.
+  api.addHook('preClose', async () => hub.closeStreams());
+  api.addHook('onClose', async () => hub.stop());
+  await api.register(orderEventRoutes, {
+    hub,
+    orm,
+    heartbeatMs: env.SSE_HEARTBEAT_INTERVAL,
+    maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
+  });
 };
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {

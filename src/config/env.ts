@@ -164,6 +164,13 @@ export const envSchema = z
     /** Largest single deposit, withdrawal or order total accepted by the API. */
     MAX_AMOUNT: usdSetting('1000000.00'),
 
+    /** How often an order event stream sends a comment line, so that proxies keep it open. */
+    SSE_HEARTBEAT_INTERVAL: duration('15s').refine((ms) => ms >= 100, 'must be at least 100ms'),
+    /** Order event streams one user may have open at once on one API process. */
+    SSE_MAX_STREAMS_PER_USER: int(5).refine((n) => n >= 1, 'must be at least 1'),
+    /** How long order events are kept for replay; a reconnecting stream is promised at least a day. */
+    ORDER_EVENTS_RETENTION: duration('24h').refine((ms) => ms >= 24 * 3_600_000, 'must be at least 24h'),
+
     TRUST_PROXY: flag(false),
     /** The worker's /metrics (ours plus the Temporal SDK's); 0 turns it off. */
     WORKER_METRICS_PORT: int(9464),

@@ -54,6 +54,7 @@ const ERROR_KINDS = {
   order_rejected: 'refused',
   order_not_placed: 'refused',
   rate_limited: 'rate_limited',
+  too_many_streams: 'rate_limited',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_KINDS;

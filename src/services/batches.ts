@@ -6,7 +6,8 @@ import { DataError } from '../domain/errors.js';
 import { poolThreshold } from '../domain/orders.js';
 import { parseFill } from '../domain/house.js';
 import { purchaseRecorded, recordPurchase } from './purchases.js';
-import { refundOrder } from './orders.js';
+import { refundUnpublished } from './orders.js';
+import { publishOrderChanges } from './order-events.js';
 import { pgIdArray } from '../db/values.js';
 import type { Fill } from '../exchange/exchange.js';
 import { secondsSinceCreated, type SettledOrder } from './settled.js';
@@ -99,6 +100,8 @@ export async function openBatch(
       .set({ batch_id: batchId, updated_at: sql`now()` })
       .where('id', '=', sql<number>`any(${pgIdArray(ids)}::bigint[])`)
       .execute();
+    // Their owners see the batch id appear on them.
+    await publishOrderChanges(tx, ids);
     return toOpened(row, ids);
   });
 }
@@ -138,7 +141,7 @@ export async function completeBatch(em: EntityManager, batchId: string, fill: Fi
       .set({ state: 'completed', exchange_order_id: parsed.exchangeOrderId, updated_at: sql`now()` })
       .where('batch_id', '=', batchId)
       .where('state', '=', 'aggregated')
-      .returning(['total_price', 'amount', secondsSinceCreated.as('seconds')])
+      .returning(['id', 'total_price', 'amount', secondsSinceCreated.as('seconds')])
       .execute();
     await recordPurchase(tx, { batchId }, batch.crypto_id, {
       fill: parsed,
@@ -147,6 +150,10 @@ export async function completeBatch(em: EntityManager, batchId: string, fill: Fi
       quoteAsked: readUsd(batch.notional),
       ordersAmount: sum(orders.map((o) => readQuantity(o.amount))),
     });
+    await publishOrderChanges(
+      tx,
+      orders.map((o) => Number(o.id)),
+    );
     return orders.map((o) => ({ state: 'completed' as const, route: 'pooled' as const, seconds: o.seconds }));
   });
 }
@@ -168,10 +175,15 @@ export async function failBatch(
       .where('state', '=', 'open')
       .executeTakeFirst();
     const refunded: SettledOrder[] = [];
+    const changed: number[] = [];
     for (const orderId of await batchOrders(tx, batchId)) {
-      const settled = await refundOrder(tx, orderId, reason);
-      if (settled) refunded.push(settled);
+      const settled = await refundUnpublished(tx, orderId, reason);
+      if (!settled) continue;
+      refunded.push(settled);
+      changed.push(orderId);
     }
+    // Once, after every wallet lock: the event locks are the last any transaction takes.
+    await publishOrderChanges(tx, changed);
     return { batchFailed: failed.numUpdatedRows > 0n, refunded };
   });
 }

@@ -32,6 +32,7 @@ import {
 } from '../domain/orders.js';
 import { toPage, type Page } from './pagination.js';
 import { routeOfState, secondsSinceCreated, type SettledOrder } from './settled.js';
+import { publishOrderChanges } from './order-events.js';
 
 /**
  * The orders with the columns the API shows and the crypto's name: the one column list every order
@@ -206,9 +207,11 @@ export async function debitOrder(
           failure_reason: decision.action === 'reject' ? `rejected: ${decision.reason}` : null,
         })
         .execute();
-      if (decision.action === 'reject') return;
-      const wallet = await debitWallet(tx, input.userId, total);
-      await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
+      if (decision.action !== 'reject') {
+        const wallet = await debitWallet(tx, input.userId, total);
+        await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
+      }
+      await publishOrderChanges(tx, [input.orderId]);
     });
     placedNow = true;
   } catch (error) {
@@ -292,6 +295,7 @@ export async function completeOrder(
       quoteAsked: total,
       ordersAmount: readQuantity(order.amount),
     });
+    await publishOrderChanges(tx, [orderId]);
     return { state: 'completed' as const, route: 'alone' as const, seconds };
   });
 }
@@ -302,6 +306,22 @@ export async function completeOrder(
  * the order when this call refunded it.
  */
 export async function refundOrder(
+  em: EntityManager,
+  orderId: number,
+  reason: string,
+): Promise<SettledOrder | undefined> {
+  return em.transactional(async (tx) => {
+    const settled = await refundUnpublished(tx, orderId, reason);
+    if (settled) await publishOrderChanges(tx, [orderId]);
+    return settled;
+  });
+}
+
+/**
+ * `refundOrder` inside the caller's transaction, which publishes the change itself (once, for all
+ * the orders it changes).
+ */
+export async function refundUnpublished(
   em: EntityManager,
   orderId: number,
   reason: string,

@@ -4,6 +4,7 @@ import { formatQuantity, readQuantity } from '../domain/money.js';
 import { isoTime } from '../db/values.js';
 import { sqlOf } from '../db/kysely.js';
 import { isForeignKeyViolation } from '../db/violations.js';
+import { publishPlacement } from './order-events.js';
 import { sql } from 'kysely';
 import type { PlacementState } from '../entities/order-placement.js';
 import type { OrderInput } from '../domain/orders.js';
@@ -69,11 +70,16 @@ export async function recordRefusal(em: EntityManager, input: OrderInput, error:
     error_code: error.code.slice(0, 64),
     reason: error.message.slice(0, 255),
   };
-  await sqlOf(em)
-    .insertInto('order_placements')
-    .values({ ...placementOf(input), ...refusal })
-    .onConflict((oc) => oc.column('order_id').doUpdateSet({ ...refusal, updated_at: sql`now()` }))
-    .execute()
+  await em
+    .transactional(async (tx) => {
+      await sqlOf(tx)
+        .insertInto('order_placements')
+        .values({ ...placementOf(input), ...refusal })
+        .onConflict((oc) => oc.column('order_id').doUpdateSet({ ...refusal, updated_at: sql`now()` }))
+        .execute();
+      // Its owner sees the order end, as `GET orders/{id}/` shows it.
+      await publishPlacement(tx, input.userId, (await findPlacementRecord(tx, input.orderId))!.view);
+    })
     .catch((failure: unknown) => {
       // The account is gone (the refusal says so): there is no one to show the order to.
       if (!isForeignKeyViolation(failure)) throw failure;

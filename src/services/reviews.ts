@@ -7,6 +7,7 @@ import { findOrder, refundOrder } from './orders.js';
 import { recordAdminAction, recordRefusedReview } from './audit.js';
 import { poolThreshold, routeFor, stateOn, type Placement } from '../domain/orders.js';
 import type { SettledOrder } from './settled.js';
+import { publishOrderChanges } from './order-events.js';
 
 const INT_MAX = 2_147_483_647;
 
@@ -71,6 +72,7 @@ export async function approveHeldOrder(
         .where('id', '=', orderId)
         .execute();
       await recordAdminAction(tx, adminId, 'approve_order', `order:${orderId}`);
+      await publishOrderChanges(tx, [orderId]);
     }
     return false;
   });

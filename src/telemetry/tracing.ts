@@ -3,6 +3,10 @@ import { createRequire } from 'node:module';
 import type { ClientPlugin } from '@temporalio/client';
 import type { WorkerPlugin } from '@temporalio/worker';
 import { loadEnv, type Env } from '../config/env.js';
+import { redactUrl } from '../logging/redact-url.js';
+
+/** The attributes of an HTTP server span that hold the query string, old and new conventions. */
+const URL_ATTRIBUTES = ['http.url', 'http.target', 'url.full', 'url.query'];
 
 /** What a process needs from tracing: the Temporal plugin to register, and a flush on exit. */
 export interface Tracing {
@@ -66,6 +70,17 @@ export function startTracing(defaultServiceName: string, env: Env = loadEnv()): 
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => unprobed.has(request.url?.split('?')[0] ?? ''),
         requireParentforOutgoingSpans: true,
+        // A token in the query string (the order event stream takes one) stays out of the trace.
+        requestHook: (span) => {
+          // The SDK's spans expose the attributes the instrumentation set when it started them.
+          const attributes = (span as { attributes?: Record<string, unknown> }).attributes ?? {};
+          for (const key of URL_ATTRIBUTES) {
+            const value = attributes[key];
+            if (typeof value !== 'string') continue;
+            const redacted = key === 'url.query' ? redactUrl(`?${value}`).slice(1) : redactUrl(value);
+            if (redacted !== value) span.setAttribute(key, redacted);
+          }
+        },
       }),
       // ccxt calls the exchange with Node's fetch.
       new UndiciInstrumentation({ requireParentforSpans: true }),

@@ -39,6 +39,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Set on every route that needs an access token; `request.user` is then known from onRequest on. */
     auth?: RouteAuth;
+    /**
+     * The access token may also come as the `access_token` query parameter (browsers' EventSource
+     * cannot set headers); the header wins when both are given. The request log redacts it.
+     */
+    tokenInQuery?: boolean;
   }
 }
 
@@ -54,6 +59,13 @@ export function subjectId(sub: unknown): number | undefined {
   if (typeof sub !== 'string' || !/^[1-9][0-9]{0,9}$/.test(sub)) return undefined;
   const id = Number(sub);
   return id <= MAX_USER_ID ? id : undefined;
+}
+
+/** The `access_token` query parameter, when there is no Authorization header to take the token from. */
+function tokenFromQuery(request: FastifyRequest): string | undefined {
+  if (request.headers.authorization !== undefined) return undefined;
+  const token = (request.query as Record<string, unknown> | undefined)?.access_token;
+  return typeof token === 'string' && token !== '' ? token : undefined;
 }
 
 export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
@@ -79,7 +91,12 @@ async function auth(app: FastifyInstance, { env }: { env: Env }): Promise<void> 
   app.decorate('authenticate', async (request: FastifyRequest) => {
     let claims: AccessClaims | RefreshClaims;
     try {
-      claims = await request.jwtVerify<AccessClaims | RefreshClaims>();
+      const queryToken = request.routeOptions.config.tokenInQuery ? tokenFromQuery(request) : undefined;
+      // The plugin's other verify options (algorithm, issuer, audience, claims) still apply.
+      const fromQuery = { extractToken: () => queryToken } as Parameters<typeof request.jwtVerify>[0];
+      claims = await request.jwtVerify<AccessClaims | RefreshClaims>(
+        queryToken === undefined ? undefined : fromQuery,
+      );
     } catch {
       throw unauthorized('a valid access token is required', 'invalid_token');
     }

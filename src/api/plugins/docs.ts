@@ -64,7 +64,16 @@ async function docs(app: FastifyInstance, { prefix }: { prefix: string }): Promi
       },
       servers: [{ url: '/' }],
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          // Only where a route says so (the order event stream, for browsers' EventSource).
+          accessTokenQuery: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'access_token',
+            description: 'The access token as a query parameter, on the routes that accept it; never logged',
+          },
+        },
       },
     },
     transform: jsonSchemaTransform,
