@@ -108,6 +108,18 @@ describe('orders in dollars', () => {
     expect((await api.call('GET', 'orders/', { token: user.access })).body.results).toEqual([]);
   });
 
+  it('says what is wrong with the body', async () => {
+    const user = await fundedUser(api, '50.00');
+    const both = await buy(user.access, { crypto: 'ABAN', amount: 1, total: '4.00' });
+    expect(both.body.error.message).toBe(
+      'body.total: give exactly one of `amount` (crypto) or `total` (USD)',
+    );
+    const neither = await buy(user.access, { crypto: 'ABAN' });
+    expect(neither.body.error.message).toBe('body: give exactly one of `amount` (crypto) or `total` (USD)');
+    const nothing = await buy(user.access, {});
+    expect(nothing.body.error.message).toContain('body.crypto: required (or give `quote_id` alone)');
+  });
+
   it('insufficient funds: 422, nothing charged', async () => {
     const user = await fundedUser(api, '5.00');
     const res = await buy(user.access, { crypto: 'ABAN', total: '12.00' });

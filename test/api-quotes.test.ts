@@ -328,3 +328,31 @@ describe('quote expiry and prices carried to the debit', () => {
     }
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents quotes, the admin list, and the three order bodies with their statuses', async () => {
+    const docs = await otherApi({ DOCS_ENABLED: 'true' });
+    const spec = (await docs.call('GET', 'openapi.json')).body;
+    const quotes = spec.paths['/api/v1/quotes/'].post;
+    expect(Object.keys(quotes.responses)).toEqual(expect.arrayContaining(['201', '400', '401']));
+    expect(Object.keys(quotes.requestBody.content['application/json'].schema.properties).sort()).toEqual([
+      'amount',
+      'crypto',
+      'total',
+    ]);
+    expect(spec.paths['/api/v1/admin/quotes/'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['user_id', 'limit', 'cursor']),
+    );
+    const orders = spec.paths['/api/v1/orders/'].post;
+    expect(Object.keys(orders.requestBody.content['application/json'].schema.properties).sort()).toEqual([
+      'amount',
+      'crypto',
+      'quote_id',
+      'total',
+    ]);
+    expect(Object.keys(orders.responses)).toEqual(
+      expect.arrayContaining(['201', '202', '400', '404', '409', '422', '503']),
+    );
+    expect(orders.description).toContain('quote_expired');
+  });
+});
