@@ -329,6 +329,21 @@ describe('quote expiry and prices carried to the debit', () => {
   });
 });
 
+describe('rate limit', () => {
+  it('POST quotes/ counts per user under RATE_LIMIT_QUOTES_USER, apart from orders', async () => {
+    const limited = await otherApi({ RATE_LIMIT_QUOTES_USER: '2/1h', RATE_LIMIT_ORDERS_USER: '100/1h' });
+    const user = await newUser(limited);
+    const other = await newUser(limited);
+    const ask = (token: string) => quote(token, { crypto: 'ABAN', amount: 1 }, limited);
+    expect((await ask(user.access)).status).toBe(201);
+    expect((await ask(user.access)).status).toBe(201);
+    const third = await ask(user.access);
+    expect(third).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await ask(other.access)).status).toBe(201);
+  });
+});
+
 describe('OpenAPI', () => {
   it('documents quotes, the admin list, and the three order bodies with their statuses', async () => {
     const docs = await otherApi({ DOCS_ENABLED: 'true' });
