@@ -26,6 +26,7 @@ import { cryptoCurrencyRoutes } from './routes/crypto-currencies.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
+import { quoteRoutes } from './routes/quotes.js';
 import { adminRoutes } from './routes/admin.js';
 import { totpRoutes } from './routes/totp.js';
 import { orderEventRoutes } from './routes/order-events.js';
@@ -60,7 +61,9 @@ const versionedApi: FastifyPluginAsync<ApiDeps> = async (api, { env, temporal, o
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     placementTimeoutMs: env.PLACEMENT_TIMEOUT,
     rpcTimeoutMs: env.TEMPORAL_RPC_TIMEOUT,
+    maxTotal: env.MAX_AMOUNT,
   });
+  await api.register(quoteRoutes, { env });
   await api.register(adminRoutes, { env, temporal });
 
   const hub = new OrderEventHub({

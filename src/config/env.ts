@@ -118,6 +118,8 @@ export const envSchema = z
     TEMPORAL_RPC_TIMEOUT: duration('2s'),
     /** How long POST orders/ waits for the debit before answering 202 with the order `placing`. */
     PLACEMENT_TIMEOUT: duration('5s'),
+    /** How long a quote's price can be used to place an order (POST quotes/). */
+    QUOTE_TTL: duration('30s').refine((ms) => ms >= 1, 'must be more than 0'),
 
     /** A ccxt exchange id; see config/exchange.ts for how the settings below become the driver's. */
     EXCHANGE_ID: z
@@ -200,6 +202,7 @@ export const envSchema = z
     RATE_LIMIT_AUTH_IP: limit('100/1m'),
     RATE_LIMIT_REGISTER_IP: limit('30/1h'),
     RATE_LIMIT_ORDERS_USER: limit('60/1m'),
+    RATE_LIMIT_QUOTES_USER: limit('60/1m'),
     /** Every authenticated request, per user. */
     RATE_LIMIT_USER: limit('1000/1h'),
 

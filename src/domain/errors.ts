@@ -48,11 +48,13 @@ const ERROR_KINDS = {
   totp_not_enrolled: 'conflict',
   totp_not_enabled: 'conflict',
   order_not_held: 'conflict',
+  quote_used: 'conflict',
   // A business rule refused it.
   wallet_not_found: 'refused',
   insufficient_funds: 'refused',
   order_rejected: 'refused',
   order_not_placed: 'refused',
+  quote_expired: 'refused',
   rate_limited: 'rate_limited',
   too_many_streams: 'rate_limited',
 } as const satisfies Record<string, ErrorKind>;

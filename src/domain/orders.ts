@@ -4,13 +4,25 @@ import type { Cents } from './money.js';
 export const ORDER_STATES = ['pending', 'aggregated', 'held', 'completed', 'failed'] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
 
-/** What an order is placed with: the order id is allocated before anything else happens. */
+/**
+ * What an order is placed with: the order id is allocated before anything else happens. Fields
+ * added later are optional, since running workflows hold inputs made before them.
+ */
 export interface OrderInput {
   orderId: number;
   userId: number;
   crypto: string;
   /** Quantity, 8-decimal string. */
   amount: string;
+  /**
+   * The price (USD, 2-decimal string) the debit must charge instead of the crypto's current one:
+   * the price a USD total was divided by, or a quote's. Absent: the price at the debit.
+   */
+  price?: string;
+  /** The USD total the buyer asked to spend (2-decimal string); the debit never charges more. */
+  total?: string;
+  /** The quote this order uses; the debit marks it used in its transaction, or refuses the order. */
+  quoteId?: string;
 }
 
 /** The order as the API shows it. Money as decimal strings. */

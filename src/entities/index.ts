@@ -12,6 +12,7 @@ import { OrderPlacement } from './order-placement.js';
 import { ExchangePurchase } from './exchange-purchase.js';
 import { HouseEntry } from './house-entry.js';
 import { OrderEvent } from './order-event.js';
+import { Quote } from './quote.js';
 
 export * from './user.js';
 export * from './wallet.js';
@@ -27,6 +28,7 @@ export * from './order-placement.js';
 export * from './exchange-purchase.js';
 export * from './house-entry.js';
 export * from './order-event.js';
+export * from './quote.js';
 
 export const entities = [
   User,
@@ -43,4 +45,5 @@ export const entities = [
   ExchangePurchase,
   HouseEntry,
   OrderEvent,
+  Quote,
 ];

@@ -6,6 +6,7 @@ import { Migration0004PriceSource } from './0004-price-source.js';
 import { Migration0005OrderPlacements } from './0005-order-placements.js';
 import { Migration0007HouseLedger } from './0007-house-ledger.js';
 import { Migration0008OrderEvents } from './0008-order-events.js';
+import { Migration0009Quotes } from './0009-quotes.js';
 
 /** Listed explicitly so migrations run the same under tsx, compiled JS and jest. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   { name: '0005-order-placements', class: Migration0005OrderPlacements },
   { name: '0007-house-ledger', class: Migration0007HouseLedger },
   { name: '0008-order-events', class: Migration0008OrderEvents },
+  { name: '0009-quotes', class: Migration0009Quotes },
 ];

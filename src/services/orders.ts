@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { formatQuantity, formatUsd, readQuantity, readUsd, totalPrice, type Cents } from '../domain/money.js';
+import { formatQuantity, formatUsd, readQuantity, readUsd, type Cents } from '../domain/money.js';
 import {
   DataError,
   DomainError,
@@ -17,6 +17,8 @@ import { sqlOf } from '../db/kysely.js';
 import { isUniqueViolation } from '../db/violations.js';
 import { sql } from 'kysely';
 import { appendEntry, creditWallet, debitWallet } from './wallet.js';
+import { claimQuote } from './quote-claims.js';
+import { priceOrder } from '../domain/pricing.js';
 import { gatherFraudFacts } from './fraud.js';
 import { assess, type FraudConfig } from '../domain/fraud.js';
 import {
@@ -177,11 +179,13 @@ export async function debitOrder(
     await em.transactional(async (tx) => {
       await lockBuyer(tx, input.userId);
       const crypto = await activeCrypto(tx, input.crypto);
-      const quantity = readQuantity(input.amount);
-      const total = totalPrice(quantity, crypto.price);
-      if (total < 1n) throw badRequest('total_too_small', 'the order total is below $0.01');
-      if (total > options.maxTotal) {
-        throw badRequest('total_too_large', `the order total must not exceed ${formatUsd(options.maxTotal)}`);
+      // A USD total or a quote fixed the price when the order was accepted; otherwise it is today's.
+      const price = input.price === undefined ? crypto.price : readUsd(input.price);
+      const { total } = priceOrder({ amount: readQuantity(input.amount) }, price, options.maxTotal);
+      if (input.total !== undefined && total > readUsd(input.total)) {
+        throw new DataError(
+          `order ${input.orderId} would cost ${formatUsd(total)}, over the ${input.total} asked`,
+        );
       }
       const threshold = poolThreshold(options.threshold, crypto.minNotional);
       const decision = assess(await gatherFraudFacts(tx, input.userId, total, options.fraud), options.fraud);
@@ -199,7 +203,7 @@ export async function debitOrder(
           user_id: input.userId,
           crypto_id: crypto.id,
           amount: input.amount,
-          price: formatUsd(crypto.price),
+          price: formatUsd(price),
           total_price: formatUsd(total),
           state,
           fraud_rule: decision.rule ?? null,
@@ -207,6 +211,8 @@ export async function debitOrder(
           failure_reason: decision.action === 'reject' ? `rejected: ${decision.reason}` : null,
         })
         .execute();
+      // After the order row, which the quote then points at; a quote already used refuses the order.
+      if (input.quoteId !== undefined) await claimQuote(tx, input.quoteId, input.userId, input.orderId);
       if (decision.action !== 'reject') {
         const wallet = await debitWallet(tx, input.userId, total);
         await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);

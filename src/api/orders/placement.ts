@@ -10,17 +10,15 @@ import { DomainError, isErrorCode, unprocessable } from '../../domain/errors.js'
 import type { OrderInput, OrderView } from '../../domain/orders.js';
 import { fromFailure } from '../../temporal/failures.js';
 import { errorStatus } from '../plugins/error-handler.js';
-import { formatQuantity, type Units } from '../../domain/money.js';
-import { activeCrypto, findPlacedOrder } from '../../services/orders.js';
+import type { Cents } from '../../domain/money.js';
+import { findPlacedOrder } from '../../services/orders.js';
 import { findPlacementRecord, recordPlacing, type PlacementView } from '../../services/placements.js';
 import { reserveOrderId, storeResponse } from '../../services/idempotency.js';
 import { orderWorkflow } from '../../workflows/index.js';
 import { orderWorkflowId, placedUpdate } from '../../workflows/definitions.js';
+import { prepareOrder, quoteRefusal, type OrderRequest } from './order-request.js';
 
-export interface OrderRequest {
-  crypto: string;
-  amount: Units;
-}
+export type { OrderRequest } from './order-request.js';
 
 export interface PlacementDeps {
   temporal: Client;
@@ -29,6 +27,8 @@ export interface PlacementDeps {
   placementTimeoutMs: number;
   /** Deadline for starting the order's workflow; past it Temporal counts as unreachable (503). */
   rpcTimeoutMs: number;
+  /** Largest order total (MAX_AMOUNT), for pricing a USD total before the debit. */
+  maxTotal: Cents;
 }
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -75,20 +75,21 @@ export async function placeOrder(
   idempotencyKey: string | undefined,
   logFor: (orderId: number) => FastifyBaseLogger,
 ): Promise<PlacementResponse> {
-  const crypto = request.crypto;
-  await activeCrypto(em, crypto); // 400 before anything is reserved or started
-  const amount = formatQuantity(request.amount);
+  // 400 (unknown crypto, a total out of bounds) or 404 (unknown quote) before anything is reserved.
+  const prepared = await prepareOrder(em, userId, request, deps.maxTotal);
   // The order id comes first, so the workflow id is known up front; a retry with the same
   // Idempotency-Key reuses it, and with it the same workflow and the same debit.
-  const reservation = await reserveOrderId(em, userId, idempotencyKey, { crypto, amount });
+  const reservation = await reserveOrderId(em, userId, idempotencyKey, prepared.fingerprint);
   const log = logFor(reservation.orderId);
   if (reservation.stored) {
     log.info({ status: reservation.stored.status }, 'order answered again for its idempotency key');
     return reservation.stored as PlacementResponse;
   }
 
-  const input: OrderInput = { orderId: reservation.orderId, userId, crypto, amount };
-  const response = await runPlacement(deps, em, input);
+  // The debit claims the quote for good; this only answers early when it would be refused.
+  const refusal = prepared.quote && quoteRefusal(prepared.quote, reservation.orderId);
+  const input: OrderInput = { orderId: reservation.orderId, userId, ...prepared.order };
+  const response = refusal ? errorResponse(refusal) : await runPlacement(deps, em, input);
   logOutcome(log, response);
   if (idempotencyKey && response.status !== 202 && response.status !== 503) {
     await storeResponse(em, { userId, scope: 'order', key: idempotencyKey }, response);

@@ -8,9 +8,9 @@ import { rateLimited } from '../../domain/errors.js';
 /**
  * The named limits a route can ask for with `config: { limits: [...] }`, on top of the per-user
  * limit every route with `config.auth` gets: `auth` and `register` count per client IP, `orders`
- * per user.
+ * and `quotes` per user.
  */
-export type LimitName = 'auth' | 'register' | 'orders';
+export type LimitName = 'auth' | 'register' | 'orders' | 'quotes';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -61,6 +61,7 @@ async function rateLimits(app: FastifyInstance, { env }: { env: Env }): Promise<
   const everyUser = enforce(env.RATE_LIMIT_USER, byUser('user'));
   const perUser: Partial<Record<LimitName, preHandlerAsyncHookHandler>> = {
     orders: enforce(env.RATE_LIMIT_ORDERS_USER, byUser('orders')),
+    quotes: enforce(env.RATE_LIMIT_QUOTES_USER, byUser('quotes')),
   };
 
   app.addHook('onRoute', (route) => {

@@ -7,26 +7,8 @@ import { findPlacementRecord, type PlacementView } from '../../services/placemen
 import { DomainError } from '../../domain/errors.js';
 import { API_PREFIX } from '../prefix.js';
 import { idempotencyHeaders, idempotencyKey } from '../idempotency-key.js';
-import {
-  errorSchema,
-  idParams,
-  orderSchema,
-  pageOf,
-  pageQuery,
-  placementSchema,
-  quantityInput,
-} from '../schemas.js';
-
-/** At most a billion coins in one order; the total is capped separately by MAX_AMOUNT. */
-const MAX_QUANTITY = 10n ** 17n;
-
-const orderBody = z.strictObject({
-  crypto: z
-    .string()
-    .regex(/^[A-Za-z0-9]{1,10}$/, 'a cryptocurrency symbol such as "BTC"')
-    .transform((s) => s.toUpperCase()),
-  amount: quantityInput(MAX_QUANTITY),
-});
+import { errorSchema, idParams, orderSchema, pageOf, pageQuery, placementSchema } from '../schemas.js';
+import { orderBody, orderRequestOf } from '../orders/order-body.js';
 
 export const orderRoutes: FastifyPluginAsyncZod<PlacementDeps> = async (app, deps) => {
   const tags = ['orders'];
@@ -41,6 +23,7 @@ export const orderRoutes: FastifyPluginAsyncZod<PlacementDeps> = async (app, dep
         security,
         summary: 'Buy crypto: answers 201 once the wallet is debited; settlement follows asynchronously',
         description: [
+          'The body is `{crypto, amount}` (a crypto quantity, priced at the debit), `{crypto, total}` (USD to spend: the quantity is total ÷ the current price rounded down to 8 places, and `total_price` = round_half_up(amount × price, 2) never exceeds `total`), or `{quote_id}` alone (a quote from `POST quotes/`: its quantity at its price). Anything else is 400. A quote that has expired is **422** `quote_expired`, one already used by another order **409** `quote_used` (a retry with the same `Idempotency-Key` replays the first answer instead), another user’s or an unknown one **404**.',
           'Totals of $10 or more are bought at once; smaller ones wait in the crypto’s pool (state `aggregated`) until it reaches $10 or the maximum wait passes.',
           'If the debit does not answer within `PLACEMENT_TIMEOUT`, the answer is **202 Accepted** with the order `placing` and a `Location` header: the order is under way and must not be placed again; `GET orders/{id}/` shows it `placing` until the debit commits (then its usual state) or refuses it (`rejected`, with `failure_code` and `failure_reason`; nothing was charged). A retry with the same `Idempotency-Key` joins the same order.',
           'When the workflow service cannot be reached the answer is **503** with `Retry-After`, and nothing was charged.',
@@ -52,6 +35,7 @@ export const orderRoutes: FastifyPluginAsyncZod<PlacementDeps> = async (app, dep
           202: placementSchema,
           400: errorSchema,
           401: errorSchema,
+          404: errorSchema,
           409: errorSchema,
           422: errorSchema,
           503: errorSchema,
@@ -63,7 +47,7 @@ export const orderRoutes: FastifyPluginAsyncZod<PlacementDeps> = async (app, dep
         deps,
         request.em,
         request.user.id,
-        request.body,
+        orderRequestOf(request.body),
         idempotencyKey(request),
         (orderId) => logAboutOrder(request, orderId),
       );
