@@ -11,6 +11,7 @@ import { LoginGuard } from './login-guard.js';
 import { OrderPlacement } from './order-placement.js';
 import { ExchangePurchase } from './exchange-purchase.js';
 import { HouseEntry } from './house-entry.js';
+import { ExchangeRequest } from './exchange-request.js';
 
 export * from './user.js';
 export * from './wallet.js';
@@ -25,6 +26,7 @@ export * from './login-guard.js';
 export * from './order-placement.js';
 export * from './exchange-purchase.js';
 export * from './house-entry.js';
+export * from './exchange-request.js';
 
 export const entities = [
   User,
@@ -40,4 +42,5 @@ export const entities = [
   OrderPlacement,
   ExchangePurchase,
   HouseEntry,
+  ExchangeRequest,
 ];
