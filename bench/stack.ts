@@ -60,8 +60,11 @@ export interface StackOptions {
   log: (line: string) => void;
 }
 
+/** The service's worker or a bare SDK worker. */
+type Runnable = Pick<Worker, 'run' | 'shutdown' | 'getState'>;
+
 export interface RunningWorker {
-  worker: Worker;
+  worker: Runnable;
   stop(): Promise<void>;
 }
 
@@ -101,7 +104,7 @@ export function withDatabase(url: string, database: string): string {
 const isLoopback = (url: string) =>
   ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(new URL(url).hostname);
 
-function startWorker(worker: Worker): RunningWorker {
+function startWorker(worker: Runnable): RunningWorker {
   const running = worker.run();
   running.catch(() => undefined); // reported by stop()
   return {

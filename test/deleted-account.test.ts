@@ -61,10 +61,18 @@ it('the debit activity refuses a deleted user without retrying: the workflow end
     }),
   ]).finally(() => clearTimeout(timer));
   expect(result).toEqual({ orderId, state: 'rejected', reason: 'the account no longer exists' });
-  // One attempt, refused for good.
+  // One attempt of the debit (a local activity: its marker records the attempt), refused for good.
   const history = await handle.fetchHistory();
-  const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes);
-  expect(attempts.map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([1]);
+  const markers = (history.events ?? []).flatMap((e) =>
+    e.markerRecordedEventAttributes?.markerName === 'core_local_activity'
+      ? [e.markerRecordedEventAttributes]
+      : [],
+  );
+  const marked = markers.map((m) => {
+    const data = JSON.parse(Buffer.from(m.details!.data!.payloads![0]!.data!).toString());
+    return { type: data.activity_type, attempt: data.attempt, failed: m.failure != null };
+  });
+  expect(marked).toEqual([{ type: 'debitOrder', attempt: 1, failed: true }]);
   expect(await ordersOf(id)).toBe(0);
 });
 

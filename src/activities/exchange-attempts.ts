@@ -1,5 +1,7 @@
 import { Context } from '@temporalio/activity';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { EarlierAttempt } from '../exchange/exchange.js';
+import { recordExchangeRequest } from '../services/exchange-requests.js';
 
 /*
  * Both stamps are this worker's clock at the start of the activity, not the times Temporal
@@ -9,9 +11,19 @@ import type { EarlierAttempt } from '../exchange/exchange.js';
  * driver allows EXCHANGE_CLOCK_MARGIN for hosts whose clocks differ.
  */
 
-/** On a retry of a buy: the driver looks the order up before it places it again (see exchange.ts). */
-export function earlierAttempt(): EarlierAttempt | undefined {
-  return Context.current().info.attempt > 1 ? { signedBefore: Date.now() } : undefined;
+/**
+ * Before a buy: whether an earlier request for this client order id may have reached the exchange,
+ * in which case the driver looks the order up before it places it again (see exchange.ts). The
+ * attempt number alone is not enough: a buy runs as a local activity, and one cut off by a worker
+ * crash leaves no trace in the history, so another worker runs it again as attempt 1. The request
+ * row in Postgres, written before anything is sent, is.
+ */
+export async function earlierAttempt(
+  orm: MikroORM,
+  clientOrderId: string,
+): Promise<EarlierAttempt | undefined> {
+  const sentBefore = await recordExchangeRequest(orm.em.fork(), clientOrderId);
+  return sentBefore || Context.current().info.attempt > 1 ? { signedBefore: Date.now() } : undefined;
 }
 
 /** For the lookup that decides a refund, run only after the buy gave up. */

@@ -55,11 +55,12 @@ export function createOrderActivities(deps: ActivityDeps) {
 
     /** Buys one order alone; the order id is the client order id, so a retry never buys twice. */
     async buyOrder(order: Pick<OrderView, 'id' | 'crypto' | 'total_price'>): Promise<Fill> {
+      const clientOrderId = orderClientId(order.id);
       const request = {
-        clientOrderId: orderClientId(order.id),
+        clientOrderId,
         crypto: order.crypto,
         notional: order.total_price,
-        retryOf: earlierAttempt(),
+        retryOf: await earlierAttempt(orm, clientOrderId),
       };
       return countBuy(deps, 'order', () =>
         permanentFailures(() => countExchangeErrors(deps, 'buy', () => exchange.buy(request))),

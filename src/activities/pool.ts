@@ -1,4 +1,9 @@
-import { addToPoolSignal, poolWorkflowId, type PooledOrder } from '../workflows/definitions.js';
+import {
+  addToPoolSignal,
+  poolTaskQueue,
+  poolWorkflowId,
+  type PooledOrder,
+} from '../workflows/definitions.js';
 import { formatUsd } from '../domain/money.js';
 import { completeBatch, failBatch, openBatch, type OpenedBatch } from '../services/batches.js';
 import type { Fill } from '../exchange/exchange.js';
@@ -21,7 +26,7 @@ export function createPoolActivities(deps: ActivityDeps) {
       );
       await temporal.workflow.signalWithStart('poolWorkflow', {
         workflowId: poolWorkflowId(crypto),
-        taskQueue,
+        taskQueue: poolTaskQueue(taskQueue),
         args: [{ crypto, threshold, maxWaitMs: deps.aggregationMaxWaitMs }],
         signal: addToPoolSignal,
         signalArgs: [{ ...order, threshold }],
@@ -34,15 +39,11 @@ export function createPoolActivities(deps: ActivityDeps) {
 
     /** One exchange purchase for the whole batch; the batch id is the client order id. */
     async buyBatch(batch: Pick<OpenedBatch, 'batchId' | 'notional'>, crypto: string): Promise<Fill> {
+      const retryOf = await earlierAttempt(orm, batch.batchId);
       return countBuy(deps, 'batch', () =>
         permanentFailures(() =>
           countExchangeErrors(deps, 'buy', () =>
-            exchange.buy({
-              clientOrderId: batch.batchId,
-              crypto,
-              notional: batch.notional,
-              retryOf: earlierAttempt(),
-            }),
+            exchange.buy({ clientOrderId: batch.batchId, crypto, notional: batch.notional, retryOf }),
           ),
         ),
       );

@@ -13,6 +13,7 @@ import { ExchangePurchase } from './exchange-purchase.js';
 import { HouseEntry } from './house-entry.js';
 import { OrderEvent } from './order-event.js';
 import { Quote } from './quote.js';
+import { ExchangeRequest } from './exchange-request.js';
 
 export * from './user.js';
 export * from './wallet.js';
@@ -29,6 +30,7 @@ export * from './exchange-purchase.js';
 export * from './house-entry.js';
 export * from './order-event.js';
 export * from './quote.js';
+export * from './exchange-request.js';
 
 export const entities = [
   User,
@@ -46,4 +48,5 @@ export const entities = [
   HouseEntry,
   OrderEvent,
   Quote,
+  ExchangeRequest,
 ];

@@ -7,6 +7,7 @@ import { Migration0005OrderPlacements } from './0005-order-placements.js';
 import { Migration0007HouseLedger } from './0007-house-ledger.js';
 import { Migration0008OrderEvents } from './0008-order-events.js';
 import { Migration0009Quotes } from './0009-quotes.js';
+import { Migration0011ExchangeRequests } from './0011-exchange-requests.js';
 
 /** Listed explicitly so migrations run the same under tsx, compiled JS and jest. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   { name: '0007-house-ledger', class: Migration0007HouseLedger },
   { name: '0008-order-events', class: Migration0008OrderEvents },
   { name: '0009-quotes', class: Migration0009Quotes },
+  { name: '0011-exchange-requests', class: Migration0011ExchangeRequests },
 ];

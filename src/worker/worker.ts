@@ -1,6 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions, type WorkerPlugin } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  type State,
+  type WorkerOptions,
+  type WorkerPlugin,
+} from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { poolTaskQueue } from '../workflows/definitions.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -12,15 +19,53 @@ export interface WorkerDeps extends ActivityDeps {
   plugins?: WorkerPlugin[];
 }
 
-/** The worker runs every workflow and activity of the service on one task queue. */
-export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOptions> = {}): Promise<Worker> {
-  return Worker.create({
-    connection: deps.connection,
-    namespace: deps.namespace,
-    taskQueue: deps.taskQueue,
-    workflowsPath,
-    activities: createActivities(deps),
-    plugins: deps.plugins,
-    ...options,
-  });
+/**
+ * The service's worker: one Temporal worker for the orders' task queue and one for the pools'
+ * (`<task queue>-pools`), in one process. A pool's workflow tasks then never wait behind hundreds
+ * of order tasks, so a full pool is bought as soon as its last order arrives.
+ */
+export interface ServiceWorker {
+  run(): Promise<void>;
+  /** Runs until `fn` settles, then shuts down and waits for the in-flight tasks. */
+  runUntil<T>(fn: Promise<T> | (() => Promise<T>)): Promise<T>;
+  shutdown(): void;
+  getState(): State;
+}
+
+export async function createWorker(
+  deps: WorkerDeps,
+  options: Partial<WorkerOptions> = {},
+): Promise<ServiceWorker> {
+  const activities = createActivities(deps);
+  const create = (taskQueue: string) =>
+    Worker.create({
+      connection: deps.connection,
+      namespace: deps.namespace,
+      taskQueue,
+      workflowsPath,
+      activities,
+      plugins: deps.plugins,
+      ...options,
+    });
+  const workers = await Promise.all([create(deps.taskQueue), create(poolTaskQueue(deps.taskQueue))]);
+  const run = async () => void (await Promise.all(workers.map((w) => w.run())));
+  const shutdown = () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  return {
+    run,
+    shutdown,
+    getState: () => workers[0]!.getState(),
+    async runUntil<T>(fn: Promise<T> | (() => Promise<T>)): Promise<T> {
+      const running = run();
+      // A worker that fails ends the wait too.
+      const failed = running.then(() => new Promise<never>(() => undefined));
+      try {
+        return await Promise.race([typeof fn === 'function' ? fn() : fn, failed]);
+      } finally {
+        shutdown();
+        await running;
+      }
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 /** Database work: quick, retried until it succeeds (every such activity is idempotent). */
 export const dbActivity: ActivityOptions = {
@@ -18,6 +18,23 @@ export const exchangeActivity: ActivityOptions = {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
+    nonRetryableErrorTypes: ['ExchangeRejected'],
+  },
+};
+
+/**
+ * A purchase's first tries, as a local activity inside the workflow task: no activity task goes
+ * through the server, which is most of an order's cost in Temporal. The workflow task that runs
+ * them is also the one that answers the `placed` update, so they are kept short (two tries of at
+ * most 2 s): an exchange that is slow or down delays the API's 201 by seconds at most, well inside
+ * PLACEMENT_TIMEOUT, and is then retried by `exchangeActivity`, whose hour of retries waits on server
+ * timers, visible in the history.
+ */
+export const exchangeLocalActivity: LocalActivityOptions = {
+  startToCloseTimeout: '2 seconds',
+  retry: {
+    initialInterval: '100 milliseconds',
+    maximumAttempts: 2,
     nonRetryableErrorTypes: ['ExchangeRejected'],
   },
 };

@@ -65,4 +65,6 @@ export const orderIdOf = (workflowId: string): number | undefined => {
   return Number.isSafeInteger(orderId) ? orderId : undefined;
 };
 export const poolWorkflowId = (crypto: string) => `pool-${crypto}`;
+/** Pools run on a task queue of their own, beside the orders' (src/worker/worker.ts). */
+export const poolTaskQueue = (taskQueue: string) => `${taskQueue}-pools`;
 export const PRICE_SCHEDULE_ID = 'refresh-prices';

@@ -3,7 +3,6 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  proxyActivities,
   proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
@@ -23,13 +22,19 @@ import {
 import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
 
-// The debit is a regular activity: when it refuses, the workflow ends, and the refusal must reach
-// the waiting update first (run as a local activity in the same workflow task, the server would see
-// the workflow complete before the update did). The bookkeeping after a committed debit runs as
-// local activities, in the workflow task itself; exchange buys stay regular activities so their
-// retries are server timers, visible in the history (src/workflows/purchase.ts).
-const { debitOrder } = proxyActivities<Activities>(dbActivity);
+// Everything an order does runs as local activities, inside its workflow tasks: the API starts the
+// workflow with the `placed` update in the same call (update-with-start), so the first workflow
+// task debits and answers the update, and a $12 order is bought and completed without a single
+// activity task going through the server. Exchange retries still wait on server timers
+// (src/workflows/activity-options.ts).
 const db = proxyLocalActivities<Activities>(dbActivity);
+
+/**
+ * How long a refused order stays open for the `placed` update when it did not come with the start
+ * (a client that starts the workflow and sends the update in two calls). After that the refusal is
+ * read from Postgres (`order_placements`), where the debit recorded it.
+ */
+const REFUSAL_ANSWER_WAIT = '5 seconds';
 
 type PlacementOutcome = { ok: true; order: OrderView } | { ok: false; failure: ApplicationFailure };
 
@@ -52,6 +57,8 @@ function refusal(error: unknown): ApplicationFailure | undefined {
 export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   let status: OrderStatus = { orderId: input.orderId, state: 'placing' };
   let placement: PlacementOutcome | undefined;
+  /** Whether anyone has asked for the placement (the update came, with the start or after it). */
+  let placementAsked = false;
   let settlement: Settlement | undefined;
   let review: Review | undefined;
   let reviewed: OrderView | undefined;
@@ -60,6 +67,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
 
   setHandler(orderStatusQuery, () => status);
   setHandler(placedUpdate, async () => {
+    placementAsked = true;
     await condition(() => placement !== undefined);
     if (!placement!.ok) throw placement!.failure;
     return placement!.order;
@@ -94,18 +102,15 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
 
   let placed: Awaited<ReturnType<Activities['debitOrder']>>;
   try {
-    placed = await debitOrder(input);
+    placed = await db.debitOrder(input);
   } catch (error) {
     const failure = refusal(error);
     if (!failure) throw error;
-    return finish({ ok: false, failure }, { state: 'rejected', reason: failure.message });
+    return refused({ ok: false, failure }, failure.message);
   }
   if (placed.route === 'rejected') {
     const reason = placed.reason ?? 'refused by the fraud rules';
-    return finish(
-      { ok: false, failure: toFailure(unprocessable('order_rejected', reason)) },
-      { state: 'rejected', reason },
-    );
+    return refused({ ok: false, failure: toFailure(unprocessable('order_rejected', reason)) }, reason);
   }
   placement = { ok: true, order: placed.order };
   status = { ...status, state: placed.order.state };
@@ -190,6 +195,13 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       await condition(() => reviewRefused === undefined);
       return undefined;
     }
+  }
+
+  /** A refusal ends the order; the `placed` update, if it is on its way, answers with it first. */
+  async function refused(outcome: PlacementOutcome, reason: string): Promise<OrderStatus> {
+    placement = outcome;
+    await condition(() => placementAsked, REFUSAL_ANSWER_WAIT);
+    return finish(outcome, { state: 'rejected', reason });
   }
 
   /** Records the final status and lets every update in flight answer before the workflow closes. */

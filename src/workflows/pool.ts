@@ -5,7 +5,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   uuid4,
   workflowInfo,
@@ -25,7 +25,9 @@ import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
 import { currentTraceLink, inLinkedTrace, type TraceLink } from './tracing.js';
 
-const db = proxyActivities<Activities>(dbActivity);
+// The pool's database work runs inside its workflow tasks: a batch is opened, bought and completed
+// without activity tasks queueing on the server behind the orders'.
+const db = proxyLocalActivities<Activities>(dbActivity);
 
 type Fill = Parameters<Activities['completeBatch']>[1];
 
@@ -164,7 +166,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
       await db.completeBatch(batchId, fill);
       return undefined;
     } catch (error) {
-      const cause = error instanceof ActivityFailure ? error.cause : undefined;
+      const cause = error instanceof ActivityFailure ? error.cause : error;
       if (!(cause instanceof ApplicationFailure && cause.nonRetryable)) throw error;
       return `not processed: ${cause.message}`;
     }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { buildApp } from '../../src/api/app.js';
 import type { ApiDeps } from '../../src/api/deps.js';
 import { fraudConfig, loadEnv, passwordHashCost, type Env } from '../../src/config/env.js';
@@ -9,7 +9,7 @@ import { seed } from '../../src/services/seed.js';
 import { createCcxtExchange } from '../../src/exchange/ccxt-exchange.js';
 import { exchangeOptions, SIMULATOR } from '../../src/config/exchange.js';
 import type { Exchange } from '../../src/exchange/exchange.js';
-import { createWorker } from '../../src/worker/worker.js';
+import { createWorker, type ServiceWorker } from '../../src/worker/worker.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/worker-metrics.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { quietRuntime, silentLogger, startSimulator, type Simulator } from './pipeline.js';
@@ -95,7 +95,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const workerMetrics = sim ? createWorkerMetrics() : undefined;
-  let worker: Worker | undefined;
+  let worker: ServiceWorker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
   if (sim) {
@@ -195,7 +195,7 @@ export async function newUser(
 export async function runWorker(
   api: TestApi,
   exchange: Exchange,
-): Promise<{ worker: Worker; stop(): Promise<void> }> {
+): Promise<{ worker: ServiceWorker; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: api.env.TEMPORAL_ADDRESS });
   const worker = await createWorker(
     {

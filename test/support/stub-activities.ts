@@ -1,4 +1,4 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { workflowCode } from './workflow-bundle.js';
@@ -287,6 +287,12 @@ export async function placeOrder(
   taskQueue: string,
   input: OrderInput,
 ): Promise<{ handle: WorkflowHandle<typeof orderWorkflow>; view: OrderView }> {
-  const handle = await startOrder(client, taskQueue, input);
-  return { handle, view: await handle.executeUpdate(placedUpdate) };
+  const startWorkflowOperation = new WithStartWorkflowOperation(orderWorkflow, {
+    args: [input],
+    workflowId: orderWorkflowId(input.orderId),
+    taskQueue,
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  const view = await client.workflow.executeUpdateWithStart(placedUpdate, { startWorkflowOperation });
+  return { handle: await startWorkflowOperation.workflowHandle(), view };
 }

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
 import {
+  WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
   isGrpcServiceError,
@@ -111,45 +112,89 @@ function logOutcome(log: FastifyBaseLogger, response: PlacementResponse): void {
   }
 }
 
+/**
+ * Starts the order's workflow and asks for its placement in one call (update-with-start): the
+ * update reaches the workflow's first task, which debits and answers it. Nothing moves money until
+ * the workflow has started; when the start is not confirmed within the RPC deadline (the call waits
+ * for the debit, and keeps retrying while Temporal is down), Temporal is asked whether the workflow
+ * exists, and an unreachable Temporal ends the wait with 503.
+ */
 async function runPlacement(
   deps: PlacementDeps,
   em: EntityManager,
   input: OrderInput,
 ): Promise<PlacementResponse> {
   const workflowId = orderWorkflowId(input.orderId);
-  try {
-    // Starting needs only the server; the debit runs once a worker takes the workflow.
-    await deps.temporal.withDeadline(Date.now() + deps.rpcTimeoutMs, () =>
-      deps.temporal.workflow.start(orderWorkflow, {
-        workflowId,
-        taskQueue: deps.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      }),
-    );
-  } catch (error) {
-    // Already finished (a retry after a lost response): its outcome is recorded.
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return outcomeSoFar(em, input);
-    if (unreachable(error)) return temporalUnavailable();
-    throw error;
-  }
-
-  // From here on the workflow may run and debit: only the debit's own answer, or 202.
+  const startWorkflowOperation = new WithStartWorkflowOperation(orderWorkflow, {
+    workflowId,
+    taskQueue: deps.taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+  });
+  // Set from callbacks: an object, so that the checks below read its current value.
+  const workflow: { start: 'unknown' | 'started' | 'unreachable' } = { start: 'unknown' };
+  void startWorkflowOperation.workflowHandle().then(
+    () => (workflow.start = 'started'),
+    (error: unknown) => {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) workflow.start = 'started';
+    },
+  );
   const giveUp = new AbortController();
   const timer = setTimeout(() => giveUp.abort(), deps.placementTimeoutMs);
+  const watchdog = setTimeout(async () => {
+    if (workflow.start !== 'unknown') return;
+    const found = await exists(deps, workflowId);
+    if (found) workflow.start = 'started';
+    else if (found === undefined && workflow.start === 'unknown') {
+      workflow.start = 'unreachable';
+      giveUp.abort();
+    }
+  }, deps.rpcTimeoutMs);
   try {
-    const order = await deps.temporal.withAbortSignal(giveUp.signal, () =>
-      deps.temporal.workflow.getHandle(workflowId).executeUpdate(placedUpdate),
+    const call = deps.temporal.withAbortSignal(giveUp.signal, () =>
+      deps.temporal.workflow.executeUpdateWithStart(placedUpdate, { startWorkflowOperation }),
     );
+    // The gRPC retries behind the call may outlast the abort; the answer does not wait for them.
+    call.catch(() => undefined);
+    const order = await Promise.race([call, aborted(giveUp.signal)]);
     return { status: 201, body: order };
   } catch (error) {
     const refusal = refusalOf(error);
     if (refusal) return errorResponse(refusal);
-    // The wait ran out, Temporal went away, or the workflow finished before the update reached it.
-    return outcomeSoFar(em, input);
+    // Once the workflow exists it may run and debit: only the debit's own answer, or 202.
+    if (workflow.start === 'unknown' && !unreachable(error) && (await exists(deps, workflowId))) {
+      workflow.start = 'started';
+    }
+    if (workflow.start === 'started') return outcomeSoFar(em, input);
+    if (workflow.start === 'unreachable' || unreachable(error) || giveUp.signal.aborted) {
+      return temporalUnavailable();
+    }
+    throw error;
   } finally {
     clearTimeout(timer);
+    clearTimeout(watchdog);
+  }
+}
+
+/** Rejects once `signal` aborts. */
+const aborted = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => {
+    signal.addEventListener('abort', () => reject(new Error('placement wait given up')), { once: true });
+  });
+
+/**
+ * Whether the order's workflow exists (a finished one too), asked within the RPC deadline;
+ * undefined when Temporal cannot be reached.
+ */
+async function exists(deps: PlacementDeps, workflowId: string): Promise<boolean | undefined> {
+  try {
+    await deps.temporal.withDeadline(Date.now() + deps.rpcTimeoutMs, () =>
+      deps.temporal.workflow.getHandle(workflowId).describe(),
+    );
+    return true;
+  } catch (error) {
+    return unreachable(error) ? undefined : false;
   }
 }
 
