@@ -5,6 +5,7 @@ import { Migration0006ReviewAudit } from './0006-review-audit.js';
 import { Migration0004PriceSource } from './0004-price-source.js';
 import { Migration0005OrderPlacements } from './0005-order-placements.js';
 import { Migration0007HouseLedger } from './0007-house-ledger.js';
+import { Migration0010CancelledOrders } from './0010-cancelled-orders.js';
 
 /** Listed explicitly so migrations run the same under tsx, compiled JS and jest. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   { name: '0004-price-source', class: Migration0004PriceSource },
   { name: '0005-order-placements', class: Migration0005OrderPlacements },
   { name: '0007-house-ledger', class: Migration0007HouseLedger },
+  { name: '0010-cancelled-orders', class: Migration0010CancelledOrders },
 ];
