@@ -65,6 +65,11 @@ export async function cancelWaitingOrder(
     } catch (error) {
       const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
       const refusal = fromFailure(cause);
+      // Approved while the cancel was on its way: it now waits in its pool, which decides.
+      if (refusal && target.state === 'held') {
+        const now = await cancelTarget(em, orderId, ownerId);
+        if (now?.state === 'aggregated' && !now.inBatch && Date.now() < deadline) continue;
+      }
       if (refusal) throw refusal;
       // The pool has not had the order's signal yet (or, for its first order, does not exist yet).
       const notPooledYet =
