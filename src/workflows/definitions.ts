@@ -58,13 +58,13 @@ export const reviewOrderUpdate = defineUpdate<OrderView, [Review]>('review');
 /** Sent by the pool when the batch holding the order is settled. */
 export const orderSettledSignal = defineSignal<[Settlement]>('settled');
 
+/** The failure type of a pool's refusal to cancel an order it does not (or does not yet) hold. */
+export const NOT_IN_POOL = 'order_not_in_pool';
 /**
  * Cancels a waiting order: on its pool for an `aggregated` order, on its order workflow for a
  * `held` one. Answers with the order, cancelled and refunded; the validator refuses an order the
  * workflow no longer holds for cancelling.
  */
-/** The failure type of a pool's refusal to cancel an order it does not (or does not yet) hold. */
-export const NOT_IN_POOL = 'order_not_in_pool';
 export const cancelOrderUpdate = defineUpdate<OrderView, [CancelRequest]>('cancel');
 
 export const addToPoolSignal = defineSignal<[PooledOrder]>('addOrder');
