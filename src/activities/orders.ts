@@ -1,7 +1,14 @@
 import { completeOrder, debitOrder, findOrder, refundOrder } from '../services/orders.js';
 import { approveHeldOrder, rejectHeldOrder } from '../services/reviews.js';
+import { cancelOrder } from '../services/cancellations.js';
 import type { Fill } from '../exchange/exchange.js';
-import { orderClientId, type OrderInput, type OrderView, type Placement } from '../domain/orders.js';
+import {
+  orderClientId,
+  type Canceller,
+  type OrderInput,
+  type OrderView,
+  type Placement,
+} from '../domain/orders.js';
 import { countBuy, countExchangeErrors, permanentFailures } from './errors.js';
 import { recordSettled } from '../metrics/worker-metrics.js';
 import { afterEveryAttempt, earlierAttempt } from './exchange-attempts.js';
@@ -77,6 +84,15 @@ export function createOrderActivities(deps: ActivityDeps) {
     /** Completes the order with its fill and the house entries; a malformed fill fails for good. */
     async completeOrder(orderId: number, fill: Fill): Promise<void> {
       recordSettled(deps.metrics, await permanentFailures(() => completeOrder(orm.em.fork(), orderId, fill)));
+    },
+
+    /** Cancels and refunds a waiting order; refused (`order_not_cancellable`, permanent) otherwise. */
+    async cancelOrder(orderId: number, canceller: Canceller): Promise<OrderView> {
+      return permanentFailures(async () => {
+        const { order, settled } = await cancelOrder(orm.em.fork(), orderId, canceller);
+        recordSettled(deps.metrics, settled);
+        return order;
+      });
     },
 
     async refundOrder(orderId: number, reason: string): Promise<void> {

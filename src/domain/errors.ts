@@ -49,6 +49,7 @@ const ERROR_KINDS = {
   totp_not_enabled: 'conflict',
   order_not_held: 'conflict',
   quote_used: 'conflict',
+  order_not_cancellable: 'conflict',
   // A business rule refused it.
   wallet_not_found: 'refused',
   insufficient_funds: 'refused',
@@ -118,5 +119,9 @@ export const reviewerNotAdmin = () =>
 /** An Idempotency-Key comes back with a request other than the one it was first used with. */
 export const idempotencyKeyReused = () =>
   conflict('idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
+
+/** The order is no longer waiting (in a batch being bought, settled, or not yet placed). */
+export const orderNotCancellable = (state: string) =>
+  conflict('order_not_cancellable', `the order cannot be cancelled: it is ${state}`);
 
 export const insufficientFunds = () => unprocessable('insufficient_funds', 'the wallet balance is too low');

@@ -1,7 +1,7 @@
 import type { Cents } from './money.js';
 
 /** The states an order row can be in (see README, Order states). */
-export const ORDER_STATES = ['pending', 'aggregated', 'held', 'completed', 'failed'] as const;
+export const ORDER_STATES = ['pending', 'aggregated', 'held', 'completed', 'failed', 'cancelled'] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
 
 /**
@@ -77,3 +77,9 @@ export const stateOn = (route: PurchaseRoute): OrderState =>
 
 /** The client order id of an order bought alone (a batch's is its batch id), so a retry never buys twice. */
 export const orderClientId = (orderId: number) => `order-${orderId}`;
+
+/** Orders still waiting, which their owner or an admin may cancel (refunded in full). */
+export const CANCELLABLE_STATES = ['aggregated', 'held'] as const satisfies readonly OrderState[];
+
+/** Who cancels an order: its owner, or an admin (named, for the audit log). */
+export type Canceller = { by: 'owner' } | { by: 'admin'; adminId: number };

@@ -26,13 +26,13 @@ export function createWorkerMetrics() {
   });
   const ordersSettled = new Counter({
     name: 'orders_settled_total',
-    help: 'Orders that reached a final state (completed, failed, rejected), by the route they took (alone, pooled, review, none)',
+    help: 'Orders that reached a final state (completed, failed, rejected, cancelled), by the route they took (alone, pooled, review, none)',
     labelNames: ['state', 'route'],
     registers: [registry],
   });
   const settleDuration = new Histogram({
     name: 'order_settle_duration_seconds',
-    help: 'From an order’s creation (its debit) to its final state, completed or failed',
+    help: 'From an order’s creation (its debit) to its final state, completed, failed or cancelled',
     labelNames: ['state', 'route'],
     // Alone: seconds; pooled: up to AGGREGATION_MAX_WAIT (15m); held: up to FRAUD_REVIEW_TIMEOUT (24h).
     buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 900, 1200, 1800, 3600, 21600, 86400],
@@ -40,7 +40,7 @@ export function createWorkerMetrics() {
   });
   const refunds = new Counter({
     name: 'order_refunds_total',
-    help: 'Orders refunded (failed after their debit), by the route they were on',
+    help: 'Orders refunded because they failed after their debit (not cancellations), by the route they were on',
     labelNames: ['route'],
     registers: [registry],
   });
@@ -98,6 +98,7 @@ export function recordSettled(
   for (const { state, route, seconds } of Array.isArray(settled) ? settled : [settled]) {
     metrics.ordersSettled.inc({ state, route });
     metrics.settleDuration.observe({ state, route }, seconds);
+    // A cancellation is refunded too, but asked for: it is no sign of purchases failing.
     if (state === 'failed') metrics.refunds.inc({ route });
   }
 }

@@ -8,6 +8,7 @@ import { Migration0007HouseLedger } from './0007-house-ledger.js';
 import { Migration0008OrderEvents } from './0008-order-events.js';
 import { Migration0009Quotes } from './0009-quotes.js';
 import { Migration0011ExchangeRequests } from './0011-exchange-requests.js';
+import { Migration0010CancelledOrders } from './0010-cancelled-orders.js';
 
 /** Listed explicitly so migrations run the same under tsx, compiled JS and jest. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   { name: '0008-order-events', class: Migration0008OrderEvents },
   { name: '0009-quotes', class: Migration0009Quotes },
   { name: '0011-exchange-requests', class: Migration0011ExchangeRequests },
+  { name: '0010-cancelled-orders', class: Migration0010CancelledOrders },
 ];

@@ -27,8 +27,8 @@ export async function gatherFraudFacts(
      select (select balance from wallet) as balance,
             (select (extract(epoch from now() - created_at) * 1000)::bigint from users where id = ?) as age_ms,
             (select count(*) from orders where user_id = ? and created_at > now() - ? * interval '1 millisecond') as recent,
-            (select count(*) from orders where user_id = ? and state <> 'failed') as history_count,
-            (select coalesce(sum(total_price), 0) from orders where user_id = ? and state <> 'failed') as history_total,
+            (select count(*) from orders where user_id = ? and state not in ('failed', 'cancelled')) as history_count,
+            (select coalesce(sum(total_price), 0) from orders where user_id = ? and state not in ('failed', 'cancelled')) as history_total,
             (select coalesce(sum(t.amount), 0) from transactions t join wallet w on w.id = t.wallet_id
               where t.type = 'deposit' and t.created_at > now() - ? * interval '1 millisecond') as deposits`,
     [userId, userId, userId, config.velocity.windowMs, userId, userId, config.burst.windowMs],

@@ -8,7 +8,7 @@ export type SettledRoute = 'alone' | 'pooled' | 'review';
  * (a retry that finds the order already settled returns nothing), so the caller counts it once.
  */
 export interface SettledOrder {
-  state: 'completed' | 'failed';
+  state: 'completed' | 'failed' | 'cancelled';
   route: SettledRoute;
   /** From the order's creation to this transaction, both by Postgres' clock. */
   seconds: number;

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { OrderState, OrderView } from '../domain/orders.js';
+import type { Canceller, OrderState, OrderView } from '../domain/orders.js';
 
 // Signals, queries, updates and workflow ids: the Temporal side of the order contract, whose
 // types live in src/domain/orders.ts.
@@ -16,11 +16,15 @@ export interface OrderStatus {
   reason?: string;
 }
 
+/** How a pooled order ended: bought or failed with its batch, or cancelled (no batch). */
 export interface Settlement {
-  state: 'completed' | 'failed';
-  batchId: string;
+  state: 'completed' | 'failed' | 'cancelled';
+  batchId?: string;
   reason?: string;
 }
+
+/** Cancels a pooled order (sent to its pool) or a held one (sent to its order workflow). */
+export type CancelRequest = { orderId: number } & Canceller;
 
 export interface PooledOrder {
   orderId: number;
@@ -53,6 +57,15 @@ export const orderStatusQuery = defineQuery<OrderStatus>('status');
 export const reviewOrderUpdate = defineUpdate<OrderView, [Review]>('review');
 /** Sent by the pool when the batch holding the order is settled. */
 export const orderSettledSignal = defineSignal<[Settlement]>('settled');
+
+/** The failure type of a pool's refusal to cancel an order it does not (or does not yet) hold. */
+export const NOT_IN_POOL = 'order_not_in_pool';
+/**
+ * Cancels a waiting order: on its pool for an `aggregated` order, on its order workflow for a
+ * `held` one. Answers with the order, cancelled and refunded; the validator refuses an order the
+ * workflow no longer holds for cancelling.
+ */
+export const cancelOrderUpdate = defineUpdate<OrderView, [CancelRequest]>('cancel');
 
 export const addToPoolSignal = defineSignal<[PooledOrder]>('addOrder');
 export const poolQuery = defineQuery<PoolView>('pool');

@@ -7,20 +7,23 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { unprocessable } from '../domain/errors.js';
+import { orderNotCancellable, unprocessable } from '../domain/errors.js';
 import { orderClientId, type OrderInput, type OrderView, type Placement } from '../domain/orders.js';
 import { fromFailure, toFailure } from '../temporal/failures.js';
 import {
+  cancelOrderUpdate,
   orderSettledSignal,
   orderStatusQuery,
   placedUpdate,
   reviewOrderUpdate,
+  type CancelRequest,
   type OrderStatus,
   type Review,
   type Settlement,
 } from './definitions.js';
 import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
+import { cancellerOf } from './pool-cancel.js';
 
 // Everything an order does runs as local activities, inside its workflow tasks: the API starts the
 // workflow with the `placed` update in the same call (update-with-start), so the first workflow
@@ -64,6 +67,10 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   let reviewed: OrderView | undefined;
   /** Why the review in progress was refused; its update handler throws it. */
   let reviewRefused: ApplicationFailure | undefined;
+  /** A cancel of the held order, its outcome, or why it was refused (as for a review). */
+  let cancel: CancelRequest | undefined;
+  let cancelled: OrderView | undefined;
+  let cancelRefused: ApplicationFailure | undefined;
 
   setHandler(orderStatusQuery, () => status);
   setHandler(placedUpdate, async () => {
@@ -86,7 +93,8 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     },
     {
       validator: (decision: Review) => {
-        if (status.state !== 'held' || review) throw new Error('the order is not waiting for review');
+        if (status.state !== 'held' || review || cancel)
+          throw new Error('the order is not waiting for review');
         // Anyone reaching Temporal can send this: a reviewer must be named (no id is the timeout's).
         if (
           (decision?.decision !== 'approve' && decision?.decision !== 'reject') ||
@@ -94,6 +102,28 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
         ) {
           throw new Error('a review is {decision: "approve" | "reject", adminId: an integer}');
         }
+      },
+    },
+  );
+  // While the order is held its workflow decides a cancel (a pooled order's pool does), in turn
+  // with reviews and the review timeout.
+  setHandler(
+    cancelOrderUpdate,
+    async (request) => {
+      cancel = request;
+      await condition(() => cancelled !== undefined || cancelRefused !== undefined);
+      if (cancelled) return cancelled;
+      const failure = cancelRefused!;
+      cancelRefused = undefined;
+      cancel = undefined;
+      throw failure;
+    },
+    {
+      validator: (request: CancelRequest) => {
+        if (request?.orderId !== input.orderId || cancellerOf(request) === undefined)
+          throw new Error('a cancel is {orderId, by: "owner"} or {orderId, by: "admin", adminId}');
+        if (status.state !== 'held' || review || cancel)
+          throw toFailure(orderNotCancellable(status.state === 'held' ? 'being reviewed' : status.state));
       },
     },
   );
@@ -123,6 +153,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     const failure = refusal(error);
     if (!failure) throw error;
     reviewRefused ??= failure;
+    cancelRefused ??= failure;
     const reason = `not processed: ${failure.message}`;
     await db.refundOrder(input.orderId, reason);
     return finish(undefined, { state: 'failed', reason });
@@ -136,8 +167,14 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       const deadline = Date.now() + placed.reviewTimeoutMs;
       for (;;) {
         const remaining = deadline - Date.now();
-        const decided =
-          remaining > 0 ? await condition(() => review !== undefined, remaining) : review !== undefined;
+        const waited = () => review !== undefined || cancel !== undefined;
+        const decided = remaining > 0 ? await condition(waited, remaining) : waited();
+        if (cancel) {
+          const done = await cancelStep(cancel);
+          if (!done) continue;
+          cancelled = done;
+          return finish(undefined, { state: 'cancelled', reason: done.failure_reason ?? undefined });
+        }
         if (!decided || review!.decision === 'reject') {
           const reason = decided ? 'rejected by review' : 'not reviewed in time';
           const rejected = await reviewStep(() =>
@@ -202,6 +239,19 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     placement = outcome;
     await condition(() => placementAsked, REFUSAL_ANSWER_WAIT);
     return finish(outcome, { state: 'rejected', reason });
+  }
+
+  /** Cancels the held order; on a refusal the update answers with it and the order stays held. */
+  async function cancelStep(request: CancelRequest): Promise<OrderView | undefined> {
+    try {
+      return await db.cancelOrder(input.orderId, cancellerOf(request)!);
+    } catch (error) {
+      const failure = refusal(error);
+      if (!failure) throw error;
+      cancelRefused = failure;
+      await condition(() => cancelRefused === undefined);
+      return undefined;
+    }
   }
 
   /** Records the final status and lets every update in flight answer before the workflow closes. */

@@ -15,12 +15,14 @@ import { formatUsd, readUsd, sum } from '../domain/money.js';
 import { routeFor } from '../domain/orders.js';
 import {
   addToPoolSignal,
+  cancelOrderUpdate,
   orderSettledSignal,
   orderWorkflowId,
   poolQuery,
   type PooledOrder,
   type Settlement,
 } from './definitions.js';
+import { refuseCancel, settleCancel } from './pool-cancel.js';
 import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
 import { currentTraceLink, inLinkedTrace, type TraceLink } from './tracing.js';
@@ -65,6 +67,8 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   const pending = new Map((input.pending ?? []).map((o) => [o.orderId, o]));
   const settled = new Set(input.settled ?? []);
   let batches = input.batches ?? 0;
+  /** The orders of the batch being opened and bought: too late to cancel them. */
+  let buying = new Set<number>();
 
   const total = () => sum([...pending.values()].map((o) => readUsd(o.total)));
   const oldest = () => Math.min(...[...pending.values()].map((o) => o.addedAt));
@@ -79,6 +83,26 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     const trace = currentTraceLink();
     pending.set(order.orderId, { ...order, addedAt: Date.now(), ...(trace && { trace }) });
   });
+  // The pool decides a cancel, so a cancel racing the batch either takes the order out before the
+  // batch is opened or is refused. The handler removes it before its first await and puts it back
+  // if the database refuses (validators do not run on replay: the handler checks again).
+  setHandler(
+    cancelOrderUpdate,
+    async (request) => {
+      refuseCancel(request, pending, buying);
+      const order = pending.get(request.orderId)!;
+      pending.delete(order.orderId);
+      settled.add(order.orderId);
+      try {
+        return await settleCancel(db, request);
+      } catch (error) {
+        pending.set(order.orderId, order);
+        settled.delete(order.orderId);
+        throw error instanceof ActivityFailure && error.cause ? error.cause : error;
+      }
+    },
+    { validator: (request) => refuseCancel(request, pending, buying) },
+  );
   // A query runs against the workflow's clock of its last task, not the current time: it reports
   // absolute times and leaves ages to the caller.
   setHandler(poolQuery, () => {
@@ -106,6 +130,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     const due = flushAt();
     if (full() || (due !== undefined && Date.now() >= due)) {
       const orders = [...pending.values()];
+      buying = new Set(orders.map((o) => o.orderId));
       const batchId = `${input.crypto}-${++batches}-${uuid4().slice(0, 8)}`;
       // The batch is a trace of its own, linked to the trace of each order it buys for.
       await inLinkedTrace(
@@ -122,6 +147,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
         pending.delete(o.orderId);
         settled.add(o.orderId);
       }
+      buying = new Set();
     }
     if (shouldContinueAsNew()) {
       await condition(allHandlersFinished);

@@ -13,7 +13,7 @@ import type { LogicalOrder } from './load.js';
 const MINIMUM = readUsd('10.00');
 /** The quote amount an order asked for, which the simulator lists with 8 places, in cents. */
 const askedCents = (fill: SimFill) => readQuantity(fill.notional) / 1_000_000n;
-const TERMINAL = new Set(['completed', 'failed']);
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 export interface InvariantResult {
   name: string;
@@ -87,7 +87,7 @@ export async function waitForSettled(
     try {
       open = await query<OrderRow>(
         stack,
-        `select * from (${ORDERS}) o where o.state not in ('completed', 'failed')`,
+        `select * from (${ORDERS}) o where o.state not in ('completed', 'failed', 'cancelled')`,
       );
       batches = await query<{ id: string }>(stack, `select id from batches where state = 'open'`);
       running = await runningOrderWorkflows(stack);
@@ -112,7 +112,10 @@ export async function waitForSettled(
       for (const b of batches) stuck.push(`batch ${b.id} still open`);
       const terminal = new Set(
         (
-          await query<{ id: string }>(stack, `select id from orders where state in ('completed', 'failed')`)
+          await query<{ id: string }>(
+            stack,
+            `select id from orders where state in ('completed', 'failed', 'cancelled')`,
+          )
         ).map((r) => `order-${r.id}`),
       );
       for (const id of running ?? []) if (terminal.has(id)) stuck.push(`workflow ${id} still running`);
@@ -187,7 +190,7 @@ export async function checkInvariants(
     results.push(result('settled', orders.length, settle.stuck));
   }
 
-  // 1-2. Each order debited exactly once; refunded once iff failed.
+  // 1-2. Each order debited exactly once; refunded once iff failed (after its debit) or cancelled.
   {
     const debit: string[] = [];
     const refund: string[] = [];
@@ -202,7 +205,7 @@ export async function checkInvariants(
           `order ${o.id} (${o.state}, ${o.total_price}): ${w?.n ?? 0} withdrawal(s) totalling ${formatUsd(w?.total ?? 0n)}`,
         );
       }
-      const wantRefunds = o.state === 'failed' && !rejected ? 1 : 0;
+      const wantRefunds = (o.state === 'failed' && !rejected) || o.state === 'cancelled' ? 1 : 0;
       if ((r?.n ?? 0) !== wantRefunds || (r && r.total !== total)) {
         refund.push(
           `order ${o.id} (${o.state}, ${o.total_price}): ${r?.n ?? 0} refund(s) totalling ${formatUsd(r?.total ?? 0n)}`,
@@ -212,7 +215,7 @@ export async function checkInvariants(
         debit.push(`order ${o.id}: a ledger row on another user's wallet`);
     }
     results.push(result('debited exactly once', orders.length, debit));
-    results.push(result('refunded iff failed', orders.length, refund));
+    results.push(result('refunded iff failed or cancelled', orders.length, refund));
   }
 
   // 3. No debit without an order row, nor the reverse (the reverse is part of 1).

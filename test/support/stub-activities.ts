@@ -132,6 +132,16 @@ export function createStubActivities(options: StubOptions): Stubs {
     async refundOrder(orderId, reason) {
       view(orderId, { state: 'failed', failure_reason: reason });
     },
+    async cancelOrder(orderId, canceller) {
+      // Like the service: a settled or batched order is refused; a retry finds it cancelled. (A held
+      // order is held only in the view an override returned: the stubs' own record may say pending.)
+      const order = orders.get(orderId);
+      if (order?.state === 'cancelled') return order;
+      if (!order || ['completed', 'failed'].includes(order.state) || batchOf.has(orderId))
+        throw refusal('order_not_cancellable', `the order cannot be cancelled: it is ${order?.state}`);
+      const reason = canceller.by === 'admin' ? 'cancelled by an admin' : 'cancelled by its owner';
+      return view(orderId, { state: 'cancelled', failure_reason: reason });
+    },
     async enqueueInPool(crypto: string, order: PooledOrder) {
       const threshold = formatUsd(thresholdNow());
       await options.client.workflow.signalWithStart('poolWorkflow', {

@@ -35,6 +35,7 @@ import {
 import type { Env } from '../../config/env.js';
 import { emptyPool, poolAges } from '../pools.js';
 import { logAboutOrder } from '../orders/order-log.js';
+import { cancelWaitingOrder } from '../orders/cancel.js';
 import { listPurchases } from '../../services/purchases.js';
 import { houseSummary, listHouseEntries } from '../../services/house.js';
 import { formatUsd, readUsd } from '../../domain/money.js';
@@ -109,6 +110,32 @@ export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> 
     );
   review('approve');
   review('reject');
+
+  app.post(
+    '/admin/orders/:id/cancel/',
+    {
+      ...guarded,
+      schema: {
+        tags,
+        security,
+        summary: 'Cancel any user’s waiting order (`aggregated` or `held`) and refund it; audited',
+        description:
+          'As the owner’s `POST orders/{id}/cancel/`, for any user’s order; recorded in the audit log as `cancel_order`. 409 `order_not_cancellable` when the order is no longer waiting.',
+        params: idParams('bigint'),
+        response: { 200: orderSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...denied },
+      },
+    },
+    async (request) => {
+      const orderId = request.params.id;
+      const log = logAboutOrder(request, orderId);
+      const order = await cancelWaitingOrder(temporal, request.em, orderId, {
+        by: 'admin',
+        adminId: request.user.id,
+      });
+      log.info({ adminId: request.user.id, state: order.state }, 'order cancelled by an admin');
+      return order;
+    },
+  );
 
   app.get(
     '/admin/pools/',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { getUserOrder, listUserOrders } from '../../services/orders.js';
 import { placeOrder, type PlacementDeps } from '../orders/placement.js';
 import { logAboutOrder } from '../orders/order-log.js';
+import { cancelWaitingOrder } from '../orders/cancel.js';
 import { findPlacementRecord, type PlacementView } from '../../services/placements.js';
 import { DomainError } from '../../domain/errors.js';
 import { API_PREFIX } from '../prefix.js';
@@ -57,6 +58,44 @@ export const orderRoutes: FastifyPluginAsyncZod<PlacementDeps> = async (app, dep
       if ('retryAfterSeconds' in result && result.retryAfterSeconds)
         reply.header('retry-after', String(result.retryAfterSeconds));
       return reply.status(result.status as 201).send(result.body as never);
+    },
+  );
+
+  app.post(
+    '/orders/:id/cancel/',
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags,
+        security,
+        summary:
+          'Cancel an order still waiting (`aggregated` in its pool, or `held` for review): refunded in full',
+        description: [
+          'Answers 200 with the order `cancelled`; its total is back in the wallet (a `refund` ledger entry).',
+          'An order in a batch being bought, completed, failed, cancelled or still `placing` cannot be cancelled: **409** `order_not_cancellable`. The pool decides, so a cancel racing the batch purchase either takes the order out before the batch is opened or is refused: an order is never both bought and refunded.',
+        ].join('\n\n'),
+        params: idParams('bigint'),
+        response: {
+          200: orderSchema,
+          400: errorSchema,
+          401: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const orderId = request.params.id;
+      const log = logAboutOrder(request, orderId);
+      const order = await cancelWaitingOrder(
+        deps.temporal,
+        request.em,
+        orderId,
+        { by: 'owner' },
+        request.user.id,
+      );
+      log.info({ state: order.state }, 'order cancelled');
+      return order;
     },
   );
 
