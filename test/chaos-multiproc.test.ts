@@ -46,7 +46,7 @@ beforeAll(async () => {
     users: 8,
     poorUsers: 2,
     deposit: '300.00',
-    ratePerSecond: 3,
+    ratePerSecond: 2,
     runId: `m${process.pid}`,
     seed: 11,
   });
