@@ -7,7 +7,9 @@
  *   same port, workflows kept;
  * - the exchange simulator, in this process (it is the witness: `GET /admin/orders` lists every fill, so
  *   it is never faulted other than through `PUT /admin/faults`);
- * - the worker and the API as `npx tsx` children, each in its own process group.
+ * - the worker and the API as `npx tsx` children, each in its own process group; `workers` and
+ *   `apis` run several of each on the same task queue and database (the APIs on ports of their
+ *   own, sharing rate-limit counters in Redis when `redisUrl` is given).
  */
 import type { FillRecord } from '../../src/exchange/simulator/state.js';
 import { rm, mkdir, writeFile } from 'node:fs/promises';
@@ -44,8 +46,28 @@ export type SimFill = FillRecord;
 export interface FaultEvent {
   /** Milliseconds since the stack started. */
   at: number;
-  kind: 'worker-kill' | 'worker-start' | 'temporal-restart' | 'postgres-restart' | 'exchange-faults';
+  kind:
+    | 'worker-kill'
+    | 'worker-start'
+    | 'api-stop'
+    | 'api-start'
+    | 'temporal-restart'
+    | 'postgres-restart'
+    | 'exchange-faults';
   detail?: string;
+}
+
+/**
+ * How long one process was out: from the kill or SIGTERM to the moment its replacement serves
+ * again (the worker polls, the API listens). Wall-clock milliseconds (Date.now()); `to` is unset
+ * while it is still out.
+ */
+export interface Outage {
+  kind: 'worker' | 'api';
+  /** Which worker or API (0-based). */
+  index: number;
+  from: number;
+  to?: number;
 }
 
 export interface CrashEvent {
@@ -66,10 +88,24 @@ export interface ChaosOptions {
   keepData?: boolean;
   /** Restart a worker or API that exits on its own, as a supervisor would (recorded as a crash). */
   supervise?: boolean;
+  /** Worker processes on the one task queue (default 1). */
+  workers?: number;
+  /** API processes, each on its own port (default 1). */
+  apis?: number;
+  /**
+   * Turns the rate limits on (RATE_LIMIT_ENABLED) with their counters in this Redis, under a
+   * namespace of this run's own, so every API counts against the same limits. Off when unset.
+   */
+  redisUrl?: string;
+  /** More settings for every worker and API (e.g. a limit to test). */
+  env?: Record<string, string>;
 }
 
 export interface ChaosStack {
+  /** The first API's base URL. */
   apiUrl: string;
+  /** Every API's base URL, in index order (an API restarted keeps its port). */
+  apiUrls: string[];
   simUrl: string;
   databaseUrl: string;
   temporalAddress: string;
@@ -81,17 +117,26 @@ export interface ChaosStack {
   sql: pg.Pool;
   temporal: Client;
   faults: FaultEvent[];
+  /** Every worker kill (until its restart polls) and API restart, in order. */
+  outages: Outage[];
   crashes: CrashEvent[];
   elapsed(): number;
-  killWorker(): Promise<void>;
-  startWorker(): Promise<void>;
+  /** SIGKILL to worker `index` (default 0). */
+  killWorker(index?: number): Promise<void>;
+  /** Starts worker `index` (default 0) again; resolves once it polls the task queue. */
+  startWorker(index?: number): Promise<void>;
+  /**
+   * SIGTERM to API `index` (the API drains what it serves), then starts it again on the same port
+   * after `downMs`; resolves once it listens.
+   */
+  restartApi(index?: number, downMs?: number): Promise<void>;
   restartTemporal(): Promise<void>;
   restartPostgres(downMs?: number): Promise<void>;
   setExchangeFaults(faults: ExchangeFaults): Promise<void>;
   fills(): Promise<SimFill[]>;
   /** The pool workflow's view of a crypto's pool; undefined when it cannot be queried. */
   pool(crypto: string): Promise<PoolView | undefined>;
-  /** The last lines of the worker's and the API's output. */
+  /** The last lines of every worker's and API's output. */
   logs(lines?: number): Record<string, string[]>;
   /** Stops everything; keeps the data directory when `keep` (for a post-mortem). */
   teardown(keep?: boolean): Promise<void>;
@@ -145,20 +190,31 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
   let connection: Connection | undefined;
   let sim: FastifyInstance | undefined;
   let sql: pg.Pool | undefined;
-  let worker: Child | undefined;
-  let api: Child | undefined;
+  const workerCount = options.workers ?? 1;
+  const apiCount = options.apis ?? 1;
+  const workers: (Child | undefined)[] = Array.from({ length: workerCount }, () => undefined);
+  const apis: (Child | undefined)[] = Array.from({ length: apiCount }, () => undefined);
+  // One of each keeps the plain names (`worker`, `api`) its logs and crash reports always had.
+  const workerName = (i: number) => (workerCount === 1 ? 'worker' : `worker-${i + 1}`);
+  const apiName = (i: number) => (apiCount === 1 ? 'api' : `api-${i + 1}`);
   let tearingDown = false;
   const faults: FaultEvent[] = [];
+  const outages: Outage[] = [];
   const crashes: CrashEvent[] = [];
   const lastLogs: Record<string, string[]> = {};
 
   const pgPort = await getPort();
   const temporalPort = await getPort();
-  const apiPort = await getPort();
+  const ports = async (n: number) => {
+    const got: number[] = [];
+    for (let i = 0; i < n; i++) got.push(await getPort({ exclude: got }));
+    return got;
+  };
+  const apiPorts = await ports(apiCount);
   // The metrics ports too: a `make dev` or another run on this machine may hold the defaults.
-  const metricsPort = await getPort();
-  const apiMetricsPort = await getPort();
-  const sdkMetricsPort = await getPort();
+  const apiMetricsPorts = await ports(apiCount);
+  const metricsPorts = await ports(workerCount);
+  const sdkMetricsPorts = await ports(workerCount);
   const namespace = 'default';
   const taskQueue = `chaos-${process.pid}`;
   let databaseUrl: string;
@@ -168,8 +224,8 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
   async function teardown(keep = false): Promise<void> {
     tearingDown = true;
     const steps: [string, () => Promise<unknown>][] = [
-      ['api', async () => api?.stop(5_000)],
-      ['worker', async () => worker?.stop(5_000)],
+      ['apis', async () => Promise.all(apis.map(async (api) => api?.stop(5_000)))],
+      ['workers', async () => Promise.all(workers.map(async (worker) => worker?.stop(5_000)))],
       ['temporal client', async () => connection?.close()],
       ['temporal', async () => temporalServer?.stop(keep ? 'SIGTERM' : 'SIGKILL')],
       ['simulator', async () => sim?.close()],
@@ -180,11 +236,7 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
       await step().catch((error: unknown) => log(`stopping ${name} failed: ${String(error)}`));
     }
     if (keep || options.keepData) {
-      const logs = {
-        ...lastLogs,
-        ...(worker && { worker: worker.tail(300) }),
-        ...(api && { api: api.tail(300) }),
-      };
+      const logs = { ...lastLogs, ...tails(300) };
       await writeFile(join(dataDir, 'children.log'), JSON.stringify(logs, null, 2)).catch(() => undefined);
       log(`kept ${dataDir}`);
     } else {
@@ -235,13 +287,18 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     TEMPORAL_NAMESPACE: namespace,
     TEMPORAL_TASK_QUEUE: taskQueue,
     EXCHANGE_URL: simUrl,
-    RATE_LIMIT_ENABLED: 'false',
+    ...(options.redisUrl
+      ? {
+          RATE_LIMIT_ENABLED: 'true',
+          REDIS_URL: options.redisUrl,
+          RATE_LIMIT_NAMESPACE: `chaos-${process.pid}-${startedAt}:`,
+        }
+      : { RATE_LIMIT_ENABLED: 'false' }),
     FRAUD_ENABLED: 'false',
     ...TEST_PASSWORD_HASH_COST,
-    WORKER_METRICS_PORT: String(metricsPort),
-    WORKER_SDK_METRICS_PORT: String(sdkMetricsPort),
     AGGREGATION_MAX_WAIT: aggregationMaxWait,
     ADMIN_PASSWORD,
+    ...options.env,
   };
 
   /** Identities (pid@host) of the workflow pollers on the task queue; empty when Temporal is down. */
@@ -258,7 +315,21 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     }
   }
 
-  function spawnService(name: 'worker' | 'api', script: string, env: NodeJS.ProcessEnv): Child {
+  /** The last lines of every worker and API started so far. */
+  function tails(lines: number): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    workers.forEach((w, i) => w && (out[workerName(i)] = w.tail(lines)));
+    apis.forEach((a, i) => a && (out[apiName(i)] = a.tail(lines)));
+    return out;
+  }
+
+  function spawnService(
+    kind: 'worker' | 'api',
+    index: number,
+    script: string,
+    env: NodeJS.ProcessEnv,
+  ): Child {
+    const name = kind === 'worker' ? workerName(index) : apiName(index);
     const child = spawnChild(name, script, {
       cwd: root,
       env,
@@ -273,8 +344,8 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
           void sleep(2_000).then(async () => {
             if (tearingDown) return;
             log(`supervisor: restarting ${name}`);
-            if (name === 'worker') await startWorker().catch((e: unknown) => log(String(e)));
-            else await startApi().catch((e: unknown) => log(String(e)));
+            if (kind === 'worker') await startWorker(index).catch((e: unknown) => log(String(e)));
+            else await startApi(index).catch((e: unknown) => log(String(e)));
           });
         }
       },
@@ -282,53 +353,76 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     return child;
   }
 
-  async function startWorker(): Promise<void> {
-    if (worker?.alive()) throw new Error('the worker is already running');
+  const closeOutage = (kind: Outage['kind'], index: number) => {
+    const open = outages.find((o) => o.kind === kind && o.index === index && o.to === undefined);
+    if (open) open.to = Date.now();
+  };
+
+  /**
+   * Pollers that a starting worker has already counted as its own: workers starting together each
+   * wait for a new poller of their own (which is whose does not matter, they all must poll).
+   */
+  const claimed = new Set<string>();
+
+  async function startWorker(index = 0): Promise<void> {
+    if (workers[index]?.alive()) throw new Error(`${workerName(index)} is already running`);
     const seen = await pollers();
-    const started = spawnService('worker', 'src/worker/main.ts', serviceEnv);
-    worker = started;
-    faults.push({ at: elapsed(), kind: 'worker-start' });
+    const started = spawnService('worker', index, 'src/worker/main.ts', {
+      ...serviceEnv,
+      WORKER_METRICS_PORT: String(metricsPorts[index]),
+      WORKER_SDK_METRICS_PORT: String(sdkMetricsPorts[index]),
+    });
+    workers[index] = started;
+    faults.push({ at: elapsed(), kind: 'worker-start', detail: workerName(index) });
     // Ready once a poller that was not there before polls the workflow task queue.
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const now = await pollers();
-      if ([...now].some((identity) => !seen.has(identity))) break;
+      const fresh = [...(await pollers())].find((id) => !seen.has(id) && !claimed.has(id));
+      if (fresh !== undefined) {
+        claimed.add(fresh);
+        break;
+      }
       if (!started.alive())
-        throw new Error(`the worker exited during start-up:\n${started.tail(30).join('\n')}`);
-      if (Date.now() > deadline) throw new Error('the worker did not poll within 120 s');
+        throw new Error(`${workerName(index)} exited during start-up:\n${started.tail(30).join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`${workerName(index)} did not poll within 120 s`);
       await sleep(250);
     }
-    log(`worker ready (group ${started.pid})`);
+    closeOutage('worker', index);
+    log(`${workerName(index)} ready (group ${started.pid})`);
   }
 
-  async function startApi(): Promise<void> {
-    if (api?.alive()) throw new Error('the API is already running');
-    const started = spawnService('api', 'src/api/main.ts', {
+  async function startApi(index = 0): Promise<void> {
+    if (apis[index]?.alive()) throw new Error(`${apiName(index)} is already running`);
+    const port = apiPorts[index]!;
+    const started = spawnService('api', index, 'src/api/main.ts', {
       ...serviceEnv,
       API_HOST: '127.0.0.1',
-      API_PORT: String(apiPort),
-      API_METRICS_PORT: String(apiMetricsPort),
+      API_PORT: String(port),
+      API_METRICS_PORT: String(apiMetricsPorts[index]),
       JWT_ACCESS_TTL: '24h',
     });
-    api = started;
+    apis[index] = started;
     await Promise.race([
-      waitForPort(apiPort, '127.0.0.1', 120_000),
+      waitForPort(port, '127.0.0.1', 120_000),
       started.closed.then(() => {
-        throw new Error(`the API exited during start-up:\n${started.tail(30).join('\n')}`);
+        throw new Error(`${apiName(index)} exited during start-up:\n${started.tail(30).join('\n')}`);
       }),
     ]);
-    log(`api ready on ${apiPort}`);
+    closeOutage('api', index);
+    log(`${apiName(index)} ready on ${port}`);
   }
 
   try {
-    await Promise.all([startWorker(), startApi()]);
+    await Promise.all([...workers.map((_, i) => startWorker(i)), ...apis.map((_, i) => startApi(i))]);
   } catch (error) {
     await teardown(true);
     throw error;
   }
 
+  const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}/api/v1`);
   return {
-    apiUrl: `http://127.0.0.1:${apiPort}/api/v1`,
+    apiUrl: apiUrls[0]!,
+    apiUrls,
     simUrl,
     databaseUrl,
     temporalAddress,
@@ -339,18 +433,34 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     sql,
     temporal,
     faults,
+    outages,
     crashes,
     elapsed,
 
-    async killWorker() {
-      if (!worker?.alive()) throw new Error('no worker to kill');
-      faults.push({ at: elapsed(), kind: 'worker-kill', detail: `group ${worker.pid}` });
-      lastLogs.worker = worker.tail(40);
+    async killWorker(index = 0) {
+      const worker = workers[index];
+      if (!worker?.alive()) throw new Error(`no ${workerName(index)} to kill`);
+      faults.push({ at: elapsed(), kind: 'worker-kill', detail: `${workerName(index)} group ${worker.pid}` });
+      outages.push({ kind: 'worker', index, from: Date.now() });
+      lastLogs[workerName(index)] = worker.tail(40);
       const exit = await worker.kill();
-      log(`worker killed (${exit.signal ?? exit.code})`);
+      log(`${workerName(index)} killed (${exit.signal ?? exit.code})`);
     },
 
     startWorker,
+
+    async restartApi(index = 0, downMs = 0) {
+      const api = apis[index];
+      if (!api?.alive()) throw new Error(`no ${apiName(index)} to restart`);
+      faults.push({ at: elapsed(), kind: 'api-stop', detail: apiName(index) });
+      outages.push({ kind: 'api', index, from: Date.now() });
+      lastLogs[apiName(index)] = api.tail(40);
+      const exit = await api.stop(15_000);
+      log(`${apiName(index)} stopped (${exit.signal ?? `code ${exit.code}`})`);
+      await sleep(downMs);
+      faults.push({ at: elapsed(), kind: 'api-start', detail: apiName(index) });
+      await startApi(index);
+    },
 
     async restartTemporal() {
       faults.push({ at: elapsed(), kind: 'temporal-restart' });
@@ -396,11 +506,7 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     },
 
     logs(lines = 60) {
-      return {
-        ...lastLogs,
-        ...(worker && { worker: worker.tail(lines) }),
-        ...(api && { api: api.tail(lines) }),
-      };
+      return { ...lastLogs, ...tails(lines) };
     },
 
     teardown,

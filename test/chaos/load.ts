@@ -2,12 +2,15 @@
  * The fault suite's load: users registered and funded through the API up front, then orders at a
  * fixed rate, a mix of ≥ $10 (bought alone) and small (pooled) ones across ABAN and ETH. Each
  * logical order has its own Idempotency-Key and is retried with it on network errors, timeouts and
- * 5xx until it gets a final answer, so a retried POST can never create a second order.
+ * 5xx until it gets a final answer, so a retried POST can never create a second order. With several
+ * APIs the attempts go round robin: order n's first attempt to API n mod N, each retry to the next
+ * one (as a load balancer would, so an API that is down only costs a retry).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface LoadOptions {
-  apiUrl: string;
+  /** One API's base URL, or several to spread the requests over. */
+  apiUrl: string | string[];
   /** Users placing orders; `poorUsers` more get only a few dollars, so some orders are refused. */
   users: number;
   poorUsers?: number;
@@ -49,6 +52,8 @@ export interface LogicalOrder {
   status?: number;
   /** 201: the order as the API answered it. */
   order?: { id: number; state: string; total_price: string };
+  /** Which API (index into the URLs) gave the final answer. */
+  answeredBy?: number;
   /** 4xx: the error code. */
   code?: string;
   startedAt: number;
@@ -120,14 +125,16 @@ const retryable = (a: Answer) => 'error' in a || a.status >= 500 || a.status ===
  * `abort` fires (the caller abandons the request).
  */
 async function untilFinal(
-  url: string,
+  url: (attempt: number) => { url: string; api: number },
   init: Parameters<typeof attempt>[1],
   opts: { timeoutMs: number; giveUpAfterMs: number; onRetry?: (why: string) => void; abort?: AbortSignal },
-): Promise<Answer & { attempts: number }> {
+): Promise<Answer & { attempts: number; api: number }> {
   const deadline = Date.now() + opts.giveUpAfterMs;
   for (let attempts = 1; ; attempts++) {
-    const answer = await attempt(url, init, opts.timeoutMs, opts.abort);
-    if (!retryable(answer) || Date.now() > deadline || opts.abort?.aborted) return { ...answer, attempts };
+    const target = url(attempts);
+    const answer = await attempt(target.url, init, opts.timeoutMs, opts.abort);
+    if (!retryable(answer) || Date.now() > deadline || opts.abort?.aborted)
+      return { ...answer, attempts, api: target.api };
     opts.onRetry?.('error' in answer ? answer.error : String(answer.status));
     await sleep(Math.min(250 * 2 ** Math.min(attempts - 1, 4), 3_000) * (0.5 + Math.random()));
   }
@@ -146,12 +153,19 @@ export class LoadGenerator {
 
   constructor(private readonly options: LoadOptions) {
     this.random = prng(options.seed ?? 42);
+    this.apiUrls = [options.apiUrl].flat();
     this.timeoutMs = options.attemptTimeoutMs ?? 30_000;
     this.giveUpAfterMs = options.giveUpAfterMs ?? 150_000;
   }
 
-  private url(path: string) {
-    return `${this.options.apiUrl}/${path}`;
+  private readonly apiUrls: string[];
+
+  /** The URL of `path` for an order's (or user's) `n`th attempt: round robin over the APIs. */
+  private url(path: string, n: number) {
+    return (attempt: number) => {
+      const api = (n + attempt - 1) % this.apiUrls.length;
+      return { url: `${this.apiUrls[api]}/${path}`, api };
+    };
   }
 
   /** Registers and funds every user through the API (retried, so it survives a flaky start). */
@@ -162,14 +176,14 @@ export class LoadGenerator {
       const username = `chaos${runId}u${i}`;
       const password = 'chaos horse battery staple';
       let answer = await untilFinal(
-        this.url('accounts/auth/register/'),
+        this.url('accounts/auth/register/', i),
         { method: 'POST', body: { username, password } },
         opts,
       );
       // A register whose answer was lost, then retried: the account exists, log in instead.
       if (!('error' in answer) && answer.status === 409) {
         answer = await untilFinal(
-          this.url('accounts/auth/login/'),
+          this.url('accounts/auth/login/', i),
           { method: 'POST', body: { username, password } },
           opts,
         );
@@ -180,7 +194,7 @@ export class LoadGenerator {
       const access: string = answer.body.access;
       const amount = i < users ? deposit : '7.00';
       const funded = await untilFinal(
-        this.url('accounts/wallet/deposit/'),
+        this.url('accounts/wallet/deposit/', i),
         {
           method: 'PATCH',
           token: access,
@@ -243,7 +257,7 @@ export class LoadGenerator {
 
   private async place(order: LogicalOrder, user: LoadUser): Promise<void> {
     const answer = await untilFinal(
-      this.url('orders/'),
+      this.url('orders/', order.seq),
       {
         method: 'POST',
         token: user.access,
@@ -258,6 +272,7 @@ export class LoadGenerator {
       },
     );
     order.attempts = answer.attempts;
+    order.answeredBy = answer.api;
     order.settledAt = Date.now();
     if ('error' in answer || retryable(answer)) {
       order.outcome = 'unresolved';
@@ -302,6 +317,7 @@ export class LoadGenerator {
     const retriedOrders = this.orders.filter((o) => o.retried.length > 0).length;
     const why: Record<string, number> = {};
     for (const o of this.orders) for (const r of o.retried) why[r] = (why[r] ?? 0) + 1;
+    const byApi = this.apiUrls.map((_, i) => this.orders.filter((o) => o.answeredBy === i).length);
     return {
       logical: this.orders.length,
       placed: count('placed'),
@@ -311,6 +327,8 @@ export class LoadGenerator {
       refusals,
       retriedOrders,
       retries: why,
+      /** Final answers per API. */
+      byApi,
     };
   }
 }
