@@ -3,9 +3,12 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { unprocessable } from '../domain/errors.js';
@@ -22,6 +25,7 @@ import {
 } from './definitions.js';
 import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
+import { orderDetails, orderSearchAttributes } from './visibility.js';
 
 // The debit is a regular activity: when it refuses, the workflow ends, and the refusal must reach
 // the waiting update first (run as a local activity in the same workflow task, the server would see
@@ -57,6 +61,11 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   let reviewed: OrderView | undefined;
   /** Why the review in progress was refused; its update handler throws it. */
   let reviewRefused: ApplicationFailure | undefined;
+  // Workflows started before the order set search attributes replay without upserting them.
+  const upserts = patched('order-search-attributes');
+  /** The state and total the search attributes hold (the start options set `placing`). */
+  let shown = 'placing';
+  show();
 
   setHandler(orderStatusQuery, () => status);
   setHandler(placedUpdate, async () => {
@@ -109,6 +118,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   }
   placement = { ok: true, order: placed.order };
   status = { ...status, state: placed.order.state };
+  show();
 
   try {
     return await settle(placed);
@@ -128,6 +138,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     let next: Placement = placed;
     if (placed.route === 'review') {
       status = { ...status, reason: placed.reason };
+      show();
       const deadline = Date.now() + placed.reviewTimeoutMs;
       for (;;) {
         const remaining = deadline - Date.now();
@@ -147,6 +158,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
         next = approved;
         reviewed = next.order;
         status = { ...status, state: next.order.state, reason: undefined };
+        show();
         break;
       }
     }
@@ -167,6 +179,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       amount: order.amount,
     });
     status = { ...status, state: 'aggregated' };
+    show();
     await condition(() => settlement !== undefined);
     return finish(undefined, {
       state: settlement!.state,
@@ -192,10 +205,24 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     }
   }
 
+  /**
+   * Shows the status in the Web UI: the current details always, the search attributes when the
+   * state or the total changed (an upsert is a command in the history).
+   */
+  function show(): void {
+    const order = placement?.ok ? placement.order : undefined;
+    const attributes = `${status.state} ${order?.total_price ?? ''}`.trim();
+    if (upserts && attributes !== shown)
+      upsertSearchAttributes(orderSearchAttributes(input, status.state, order));
+    shown = attributes;
+    setCurrentDetails(orderDetails(status, order));
+  }
+
   /** Records the final status and lets every update in flight answer before the workflow closes. */
   async function finish(outcome: PlacementOutcome | undefined, final: Omit<OrderStatus, 'orderId'>) {
     if (outcome) placement = outcome;
     status = { orderId: input.orderId, ...final };
+    show();
     await condition(allHandlersFinished);
     return status;
   }

@@ -6,6 +6,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   uuid4,
   workflowInfo,
@@ -24,6 +25,7 @@ import {
 import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
 import { currentTraceLink, inLinkedTrace, type TraceLink } from './tracing.js';
+import { poolDetails } from './visibility.js';
 
 const db = proxyActivities<Activities>(dbActivity);
 
@@ -70,12 +72,18 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   const shouldContinueAsNew = () =>
     workflowInfo().continueAsNewSuggested ||
     (input.historyLimit !== undefined && workflowInfo().historyLength > input.historyLimit);
+  // The Web UI's current details: the total against the threshold and when the pool is bought.
+  const show = () =>
+    setCurrentDetails(
+      poolDetails({ total: total(), threshold, orders: pending.size, batches, flushAt: flushAt() }),
+    );
 
   setHandler(addToPoolSignal, ({ threshold: current, ...order }) => {
     if (current !== undefined) threshold = readUsd(current);
     if (pending.has(order.orderId) || settled.has(order.orderId)) return;
     const trace = currentTraceLink();
     pending.set(order.orderId, { ...order, addedAt: Date.now(), ...(trace && { trace }) });
+    show();
   });
   // A query runs against the workflow's clock of its last task, not the current time: it reports
   // absolute times and leaves ages to the caller.
@@ -95,6 +103,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   });
 
   for (;;) {
+    show();
     const at = flushAt();
     // A pool big enough to be bought alone is bought now.
     const full = () => routeFor(total(), threshold) === 'exchange';

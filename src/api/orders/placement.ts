@@ -16,6 +16,7 @@ import { findPlacementRecord, recordPlacing, type PlacementView } from '../../se
 import { reserveOrderId, storeResponse } from '../../services/idempotency.js';
 import { orderWorkflow } from '../../workflows/index.js';
 import { orderWorkflowId, placedUpdate } from '../../workflows/definitions.js';
+import { orderStartOptions } from '../../workflows/visibility.js';
 
 export interface OrderRequest {
   crypto: string;
@@ -125,6 +126,7 @@ async function runPlacement(
         args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        ...orderStartOptions(input),
       }),
     );
   } catch (error) {
