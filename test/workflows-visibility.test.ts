@@ -1,6 +1,9 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Connection, WorkflowHandle } from '@temporalio/client';
+import { msToTs } from '@temporalio/common';
 import { ADMIN, eventually, fundedUser, login, startApi, type TestApi } from './support/api.js';
 import { orderIdOf, orderWorkflowId, poolQuery, poolWorkflowId } from '../src/workflows/definitions.js';
+import { missingSearchAttributes, requireSearchAttributes } from '../src/worker/search-attributes.js';
+import { registerSearchAttributes } from './support/search-attributes.js';
 
 // What an operator finds in `temporal workflow list --query …` and the Web UI, against the run's
 // dev server (which registers the search attributes as `make dev` does), with the real API and worker.
@@ -159,3 +162,55 @@ it('the pool shows its total and next flush; an order bought in a batch shows th
     `- Total: $0.00 of $${view.threshold} in 0 order(s)\n- Next flush: none (empty)\n- Batches bought: 1`,
   );
 }, 120_000);
+
+describe('the worker refuses a namespace without the search attributes', () => {
+  const warnings: [string, Record<string, unknown> | undefined][] = [];
+  const logger = {
+    warn: (message: string, meta?: Record<string, unknown>) => void warnings.push([message, meta]),
+  };
+
+  it('passes on the dev server, which registers them', async () => {
+    expect(
+      await missingSearchAttributes(api.temporal.connection as Connection, api.env.TEMPORAL_NAMESPACE),
+    ).toEqual([]);
+    await requireSearchAttributes(api.temporal.connection as Connection, api.env.TEMPORAL_NAMESPACE, logger);
+  });
+
+  it('names every missing one until they are registered', async () => {
+    // A namespace registered after the dev server started has none of them.
+    const connection = api.temporal.connection as Connection;
+    const namespace = `bare-${process.pid}-${process.env.JEST_WORKER_ID ?? '1'}`;
+    await connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
+    const missing = await eventually(
+      () => missingSearchAttributes(connection, namespace).catch((error: unknown) => String(error)),
+      (answer) => Array.isArray(answer),
+      30_000,
+    );
+    expect(missing).toEqual([
+      'OrderState (keyword)',
+      'Crypto (keyword)',
+      'UserId (int)',
+      'OrderTotalCents (int)',
+    ]);
+    await expect(requireSearchAttributes(connection, namespace, logger)).rejects.toThrow(
+      `the Temporal namespace "${namespace}" lacks the search attributes OrderState (keyword), ` +
+        'Crypto (keyword), UserId (int), OrderTotalCents (int): register them first',
+    );
+    await registerSearchAttributes(connection, namespace);
+    await requireSearchAttributes(connection, namespace, logger);
+    expect(warnings).toEqual([]);
+  }, 60_000);
+
+  it('only warns when the server does not let it list them', async () => {
+    await requireSearchAttributes(api.temporal.connection as Connection, 'no-such-namespace', logger);
+    expect(warnings).toEqual([
+      [
+        'could not list the namespace search attributes; orders need them registered',
+        expect.objectContaining({ namespace: 'no-such-namespace' }),
+      ],
+    ]);
+  });
+});

@@ -110,7 +110,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   const env = await TestWorkflowEnvironment.createTimeSkipping(
     path ? { server: { executable: { type: 'existing-path', path } } } : {},
   );
-  await registerSearchAttributes(env);
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   const taskQueue = `pipeline-${Math.random().toString(36).slice(2, 8)}`;
   // A short recvWindow: a retried buy waits it out before it may place the order again.
   const driver = simulatorExchange(sim.url, { EXCHANGE_RECV_WINDOW: '1s', EXCHANGE_CLOCK_MARGIN: '250ms' });

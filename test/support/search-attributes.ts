@@ -1,20 +1,18 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/visibility.js';
-
-/** temporal.api.enums.v1.IndexedValueType of the types the workflows use. */
-const INDEXED_VALUE_TYPES: Record<(typeof SEARCH_ATTRIBUTES)[number]['type'], number> = {
-  KEYWORD: 2,
-  INT: 3,
-};
+import { INDEXED_VALUE_TYPES } from '../../src/worker/search-attributes.js';
 
 /**
- * Registers the workflows' search attributes with a time-skipping test server, which, like a real
- * one, fails a workflow task that sets an attribute it does not know (the dev server gets them as
- * start-up flags, tools/temporal-dev-server.ts).
+ * Registers the workflows' search attributes in a namespace, e.g. of a time-skipping test server,
+ * which, like a real one, fails a workflow task that sets an attribute it does not know (the dev
+ * server gets them as start-up flags, tools/temporal-dev-server.ts).
  */
-export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
+export async function registerSearchAttributes(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<void> {
+  await connection.operatorService.addSearchAttributes({
+    namespace,
     searchAttributes: Object.fromEntries(
       SEARCH_ATTRIBUTES.map((key) => [key.name, INDEXED_VALUE_TYPES[key.type]]),
     ),

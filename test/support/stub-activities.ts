@@ -214,7 +214,7 @@ export async function startTimeSkipping(): Promise<{
     ),
     workflowCode(),
   ]);
-  await registerSearchAttributes(env);
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return { env, bundle };
 }
 
