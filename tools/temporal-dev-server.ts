@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { temporalCliPath } from './temporal-binaries.js';
+import { SEARCH_ATTRIBUTES } from '../src/workflows/visibility.js';
 
 export interface DevServerOptions {
   port: number;
@@ -34,6 +35,12 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
   }
 }
 
+/** The CLI's names for the search attribute types the workflows use. */
+const CLI_TYPES: Record<(typeof SEARCH_ATTRIBUTES)[number]['type'], string> = {
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+};
+
 /** Starts `temporal server start-dev` (the real Temporal server with SQLite) and waits until it accepts connections. */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const cli = temporalCliPath();
@@ -55,6 +62,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--dynamic-config-value',
     'history.transferProcessorMaxPollRPS=10000',
   ];
+  // The workflows' custom search attributes, in every namespace (an order cannot start without them).
+  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${CLI_TYPES[key.type]}`);
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);

@@ -119,3 +119,7 @@ export function roundDecimal(text: string, decimals: number, rounding: Rounding)
 export function divideDecimal(a: bigint, b: bigint, decimals: number): bigint {
   return divideHalfUp(a * 10n ** BigInt(decimals), b);
 }
+
+/** A decimal string we wrote ourselves, without trailing zeros, for people to read ("3.00000000" → "3"). */
+export const shortDecimal = (text: string): string =>
+  text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;

@@ -10,6 +10,7 @@ import { sdkMetricsExporter } from '../metrics/sdk-metrics.js';
 import { startReconcileCheck } from '../metrics/reconcile-check.js';
 import { createWorker } from './worker.js';
 import { ensurePriceSchedule } from './schedules.js';
+import { requireSearchAttributes } from './search-attributes.js';
 import { activityAware, runtimeLogging } from '../logging/worker-log.js';
 
 const env = loadEnv();
@@ -49,6 +50,7 @@ const worker = await createWorker({
   metrics,
   plugins: tracing.temporalPlugins,
 });
+await requireSearchAttributes(clientConnection, temporal.namespace, Runtime.instance().logger);
 await ensurePriceSchedule(client, env.TEMPORAL_TASK_QUEUE, env.PRICE_REFRESH_INTERVAL);
 const metricsServer = env.WORKER_METRICS_PORT
   ? serveWorkerMetrics(

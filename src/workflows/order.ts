@@ -3,8 +3,12 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
+  proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { orderNotCancellable, unprocessable } from '../domain/errors.js';
@@ -24,6 +28,7 @@ import {
 import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
 import { cancellerOf } from './pool-cancel.js';
+import { orderDetails, orderSearchAttributes } from './visibility.js';
 
 // Everything an order does runs as local activities, inside its workflow tasks: the API starts the
 // workflow with the `placed` update in the same call (update-with-start), so the first workflow
@@ -31,6 +36,8 @@ import { cancellerOf } from './pool-cancel.js';
 // activity task going through the server. Exchange retries still wait on server timers
 // (src/workflows/activity-options.ts).
 const db = proxyLocalActivities<Activities>(dbActivity);
+/** How orders started before the debit was local ran it: they replay with it (see `locally`). */
+const { debitOrder: remoteDebit } = proxyActivities<Activities>(dbActivity);
 
 /**
  * How long a refused order stays open for the `placed` update when it did not come with the start
@@ -71,6 +78,14 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   let cancel: CancelRequest | undefined;
   let cancelled: OrderView | undefined;
   let cancelRefused: ApplicationFailure | undefined;
+  // Workflows started before the debit and the buy ran as local activities replay with the regular
+  // activities they ran: their histories hold activity tasks where new ones hold markers.
+  const locally = patched('order-local-activities');
+  // Workflows started before the order set search attributes replay without upserting them.
+  const upserts = patched('order-search-attributes');
+  /** The state and total the search attributes hold (the start options set `placing`). */
+  let shown = 'placing';
+  show();
 
   setHandler(orderStatusQuery, () => status);
   setHandler(placedUpdate, async () => {
@@ -132,7 +147,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
 
   let placed: Awaited<ReturnType<Activities['debitOrder']>>;
   try {
-    placed = await db.debitOrder(input);
+    placed = await (locally ? db.debitOrder(input) : remoteDebit(input));
   } catch (error) {
     const failure = refusal(error);
     if (!failure) throw error;
@@ -144,6 +159,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   }
   placement = { ok: true, order: placed.order };
   status = { ...status, state: placed.order.state };
+  show();
 
   try {
     return await settle(placed);
@@ -164,6 +180,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     let next: Placement = placed;
     if (placed.route === 'review') {
       status = { ...status, reason: placed.reason };
+      show();
       const deadline = Date.now() + placed.reviewTimeoutMs;
       for (;;) {
         const remaining = deadline - Date.now();
@@ -189,13 +206,14 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
         next = approved;
         reviewed = next.order;
         status = { ...status, state: next.order.state, reason: undefined };
+        show();
         break;
       }
     }
 
     const { order } = next;
     if (next.route === 'exchange') {
-      const bought = await purchase('order', [order], orderClientId(order.id), order.crypto);
+      const bought = await purchase('order', [order], orderClientId(order.id), order.crypto, locally);
       if ('failed' in bought) {
         await db.refundOrder(order.id, bought.failed);
         return finish(undefined, { state: 'failed', reason: bought.failed });
@@ -209,6 +227,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       amount: order.amount,
     });
     status = { ...status, state: 'aggregated' };
+    show();
     await condition(() => settlement !== undefined);
     return finish(undefined, {
       state: settlement!.state,
@@ -254,10 +273,24 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     }
   }
 
+  /**
+   * Shows the status in the Web UI: the current details always, the search attributes when the
+   * state or the total changed (an upsert is a command in the history).
+   */
+  function show(): void {
+    const order = placement?.ok ? placement.order : undefined;
+    const attributes = `${status.state} ${order?.total_price ?? ''}`.trim();
+    if (upserts && attributes !== shown)
+      upsertSearchAttributes(orderSearchAttributes(input, status.state, order));
+    shown = attributes;
+    setCurrentDetails(orderDetails(status, order));
+  }
+
   /** Records the final status and lets every update in flight answer before the workflow closes. */
   async function finish(outcome: PlacementOutcome | undefined, final: Omit<OrderStatus, 'orderId'>) {
     if (outcome) placement = outcome;
     status = { orderId: input.orderId, ...final };
+    show();
     await condition(allHandlersFinished);
     return status;
   }

@@ -5,7 +5,10 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   uuid4,
   workflowInfo,
@@ -26,10 +29,13 @@ import { refuseCancel, settleCancel } from './pool-cancel.js';
 import { dbActivity } from './activity-options.js';
 import { purchase } from './purchase.js';
 import { currentTraceLink, inLinkedTrace, type TraceLink } from './tracing.js';
+import { poolDetails } from './visibility.js';
 
 // The pool's database work runs inside its workflow tasks: a batch is opened, bought and completed
-// without activity tasks queueing on the server behind the orders'.
-const db = proxyLocalActivities<Activities>(dbActivity);
+// without activity tasks queueing on the server behind the orders'. Pools started before that
+// replay with the regular activities their histories hold (see `locally`).
+const localDb = proxyLocalActivities<Activities>(dbActivity);
+const remoteDb = proxyActivities<Activities>(dbActivity);
 
 type Fill = Parameters<Activities['completeBatch']>[1];
 
@@ -63,6 +69,7 @@ export interface PoolInput {
  * Temporal suggests it, carrying every pending order.
  */
 export async function poolWorkflow(input: PoolInput): Promise<void> {
+  const db = patched('pool-local-activities') ? localDb : remoteDb;
   let threshold = readUsd(input.threshold);
   const pending = new Map((input.pending ?? []).map((o) => [o.orderId, o]));
   const settled = new Set(input.settled ?? []);
@@ -76,12 +83,18 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   const shouldContinueAsNew = () =>
     workflowInfo().continueAsNewSuggested ||
     (input.historyLimit !== undefined && workflowInfo().historyLength > input.historyLimit);
+  // The Web UI's current details: the total against the threshold and when the pool is bought.
+  const show = () =>
+    setCurrentDetails(
+      poolDetails({ total: total(), threshold, orders: pending.size, batches, flushAt: flushAt() }),
+    );
 
   setHandler(addToPoolSignal, ({ threshold: current, ...order }) => {
     if (current !== undefined) threshold = readUsd(current);
     if (pending.has(order.orderId) || settled.has(order.orderId)) return;
     const trace = currentTraceLink();
     pending.set(order.orderId, { ...order, addedAt: Date.now(), ...(trace && { trace }) });
+    show();
   });
   // The pool decides a cancel, so a cancel racing the batch either takes the order out before the
   // batch is opened or is refused. The handler removes it before its first await and puts it back
@@ -121,6 +134,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   });
 
   for (;;) {
+    show();
     const at = flushAt();
     // A pool big enough to be bought alone is bought now.
     const full = () => routeFor(total(), threshold) === 'exchange';
@@ -164,7 +178,13 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   async function buyBatch(batchId: string, orderIds: number[]): Promise<void> {
     const batch = await db.openBatch(batchId, input.crypto, orderIds);
     if (batch.orderIds.length === 0) return;
-    const bought = await purchase('batch', [batch, input.crypto], batch.batchId, input.crypto);
+    const bought = await purchase(
+      'batch',
+      [batch, input.crypto],
+      batch.batchId,
+      input.crypto,
+      db === localDb,
+    );
     let settlement: Settlement;
     const failed = 'fill' in bought ? await completed(batch.batchId, bought.fill) : bought.failed;
     if (failed === undefined) {

@@ -30,12 +30,16 @@ export async function purchase(
   args: Args,
   clientOrderId: string,
   crypto: string,
+  /** False for workflows started before the quick tries existed: they replay without them. */
+  quickly = true,
 ): Promise<Purchase> {
-  try {
-    return { fill: await buy(quick, kind, args) };
-  } catch (error) {
-    const rejected = rejection(error);
-    if (rejected !== undefined) return { failed: rejected };
+  if (quickly) {
+    try {
+      return { fill: await buy(quick, kind, args) };
+    } catch (error) {
+      const rejected = rejection(error);
+      if (rejected !== undefined) return { failed: rejected };
+    }
   }
   try {
     return { fill: await buy(exchange, kind, args) };

@@ -15,8 +15,10 @@ import type { Exchange } from '../../src/exchange/exchange.js';
 import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
 import { createWorker } from '../../src/worker/worker.js';
 import { workflowCode } from './workflow-bundle.js';
+import { registerSearchAttributes } from './search-attributes.js';
 import { orderWorkflow } from '../../src/workflows/index.js';
 import { orderWorkflowId } from '../../src/workflows/definitions.js';
+import { orderStartOptions } from '../../src/workflows/visibility.js';
 import type { OrderInput } from '../../src/domain/orders.js';
 import { register } from '../../src/services/accounts.js';
 import { deposit } from '../../src/services/wallet.js';
@@ -108,6 +110,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   const env = await TestWorkflowEnvironment.createTimeSkipping(
     path ? { server: { executable: { type: 'existing-path', path } } } : {},
   );
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   const taskQueue = `pipeline-${Math.random().toString(36).slice(2, 8)}`;
   // A short recvWindow: a retried buy waits it out before it may place the order again.
   const driver = simulatorExchange(sim.url, { EXCHANGE_RECV_WINDOW: '1s', EXCHANGE_CLOCK_MARGIN: '250ms' });
@@ -166,12 +169,13 @@ export async function orderInput(
   return { orderId: await nextOrderId(p.db), userId, crypto, amount };
 }
 
-/** Starts an order's workflow under its business id on the pipeline's task queue. */
+/** Starts an order's workflow under its business id on the pipeline's task queue, as the API does. */
 export const startOrder = (p: Pipeline, input: OrderInput) =>
   p.client.workflow.start(orderWorkflow, {
     args: [input],
     workflowId: orderWorkflowId(input.orderId),
     taskQueue: p.taskQueue,
+    ...orderStartOptions(input),
   });
 
 export async function nextOrderId(db: TestDatabase): Promise<number> {

@@ -18,6 +18,7 @@ import { toFailure } from '../../src/temporal/failures.js';
 import { formatUsd, readQuantity, readUsd, sum, totalPrice } from '../../src/domain/money.js';
 import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
 import { orderWorkflow } from '../../src/workflows/index.js';
+import { registerSearchAttributes } from './search-attributes.js';
 
 /*
  * In-memory stand-ins for every activity, so the workflows run in the time-skipping test server
@@ -223,6 +224,7 @@ export async function startTimeSkipping(): Promise<{
     ),
     workflowCode(),
   ]);
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return { env, bundle };
 }
 

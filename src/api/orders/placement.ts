@@ -18,6 +18,7 @@ import { reserveOrderId, storeResponse } from '../../services/idempotency.js';
 import { orderWorkflow } from '../../workflows/index.js';
 import { orderWorkflowId, placedUpdate } from '../../workflows/definitions.js';
 import { prepareOrder, quoteRefusal, type OrderRequest } from './order-request.js';
+import { orderStartOptions } from '../../workflows/visibility.js';
 
 export type { OrderRequest } from './order-request.js';
 
@@ -131,6 +132,7 @@ async function runPlacement(
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    ...orderStartOptions(input),
   });
   // Set from callbacks: an object, so that the checks below read its current value.
   const workflow: { start: 'unknown' | 'started' | 'unreachable' } = { start: 'unknown' };
