@@ -2,6 +2,9 @@ import { fileURLToPath } from 'node:url';
 import {
   NativeConnection,
   Worker,
+  Runtime,
+  bundleWorkflowCode,
+  type WorkflowBundleOption,
   type State,
   type WorkerOptions,
   type WorkerPlugin,
@@ -37,15 +40,19 @@ export async function createWorker(
   options: Partial<WorkerOptions> = {},
 ): Promise<ServiceWorker> {
   const activities = createActivities(deps);
+  // Both workers run the same workflow code: bundled once, not once per worker.
+  const workflowBundle =
+    options.workflowBundle ?? (await bundle(deps, options.workflowsPath ?? workflowsPath));
   const create = (taskQueue: string) =>
     Worker.create({
       connection: deps.connection,
       namespace: deps.namespace,
       taskQueue,
-      workflowsPath,
       activities,
       plugins: deps.plugins,
       ...options,
+      workflowBundle,
+      workflowsPath: undefined,
     });
   const workers = await Promise.all([create(deps.taskQueue), create(poolTaskQueue(deps.taskQueue))]);
   const run = async () => void (await Promise.all(workers.map((w) => w.run())));
@@ -68,4 +75,19 @@ export async function createWorker(
       }
     },
   };
+}
+
+/**
+ * The workflow code with the workflow interceptors the plugins add (tracing's), as Worker.create
+ * would bundle it for each worker.
+ */
+async function bundle(deps: WorkerDeps, path: string): Promise<WorkflowBundleOption> {
+  let configured: WorkerOptions = { taskQueue: deps.taskQueue, workflowsPath: path };
+  for (const plugin of deps.plugins ?? [])
+    configured = (await plugin.configureWorker?.(configured)) ?? configured;
+  return bundleWorkflowCode({
+    workflowsPath: path,
+    logger: Runtime.instance().logger,
+    workflowInterceptorModules: configured.interceptors?.workflowModules,
+  });
 }
