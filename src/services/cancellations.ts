@@ -1,14 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql } from 'kysely';
 import { sqlOf } from '../db/kysely.js';
-import { readUsd } from '../domain/money.js';
 import { notFound, orderNotCancellable } from '../domain/errors.js';
 import { CANCELLABLE_STATES, type Canceller, type OrderView } from '../domain/orders.js';
-import { findOrder } from './orders.js';
+import { endWithRefund, findOrder } from './orders.js';
 import { recordAdminAction } from './audit.js';
-import { appendEntry, creditWallet } from './wallet.js';
 import { publishOrderChanges } from './order-events.js';
-import { routeOfState, secondsSinceCreated, type SettledOrder } from './settled.js';
+import { routeOfState, type SettledOrder } from './settled.js';
 
 export const cancelReason = (canceller: Canceller) =>
   canceller.by === 'admin' ? 'cancelled by an admin' : 'cancelled by its owner';
@@ -38,20 +35,11 @@ export async function cancelOrder(
     if (row.state === 'cancelled') return undefined;
     const waiting = (CANCELLABLE_STATES as readonly string[]).includes(row.state) && row.batch_id === null;
     if (!waiting) throw orderNotCancellable(row.batch_id === null ? row.state : 'in a batch being bought');
-    const reason = cancelReason(canceller);
-    const order = await db
-      .updateTable('orders')
-      .set({ state: 'cancelled', failure_reason: reason, updated_at: sql`now()` })
-      .where('id', '=', orderId)
-      .returning(['user_id', 'total_price', secondsSinceCreated.as('seconds')])
-      .executeTakeFirstOrThrow();
-    const total = readUsd(order.total_price);
-    const wallet = await creditWallet(tx, order.user_id, total);
-    await appendEntry(tx, wallet.id, 'refund', total, orderId);
+    const seconds = await endWithRefund(tx, orderId, 'cancelled', cancelReason(canceller));
     if (canceller.by === 'admin')
       await recordAdminAction(tx, canceller.adminId, 'cancel_order', `order:${orderId}`, { from: row.state });
     await publishOrderChanges(tx, [orderId]);
-    return { state: 'cancelled' as const, route: routeOfState(row.state), seconds: order.seconds };
+    return { state: 'cancelled' as const, route: routeOfState(row.state), seconds };
   });
   return { order: (await findOrder(em, orderId))!, ...(settled && { settled }) };
 }

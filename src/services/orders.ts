@@ -341,16 +341,8 @@ export async function refundUnpublished(
       .forUpdate()
       .executeTakeFirst();
     if (!unsettled) return undefined;
-    const order = await sqlOf(tx)
-      .updateTable('orders')
-      .set({ state: 'failed', failure_reason: reason.slice(0, 255), updated_at: sql`now()` })
-      .where('id', '=', orderId)
-      .returning(['user_id', 'total_price', secondsSinceCreated.as('seconds')])
-      .executeTakeFirstOrThrow();
-    const total = readUsd(order.total_price);
-    const wallet = await creditWallet(tx, order.user_id, total);
-    await appendEntry(tx, wallet.id, 'refund', total, orderId);
-    return { state: 'failed' as const, route: routeOfState(unsettled.state), seconds: order.seconds };
+    const seconds = await endWithRefund(tx, orderId, 'failed', reason);
+    return { state: 'failed' as const, route: routeOfState(unsettled.state), seconds };
   });
 }
 
@@ -371,4 +363,27 @@ export async function holdings(em: EntityManager, userId: number): Promise<Holdi
     .orderBy('c.name')
     .execute();
   return rows.map((r) => ({ crypto: r.crypto, amount: formatQuantity(readQuantity(r.amount)) }));
+}
+
+/**
+ * Ends a debited order `failed` or `cancelled` with its reason and refunds its total (ledger
+ * `refund`), inside the caller's transaction, which has locked the order. Returns how long the order
+ * lived, in seconds.
+ */
+export async function endWithRefund(
+  tx: EntityManager,
+  orderId: number,
+  state: 'failed' | 'cancelled',
+  reason: string,
+): Promise<number> {
+  const order = await sqlOf(tx)
+    .updateTable('orders')
+    .set({ state, failure_reason: reason.slice(0, 255), updated_at: sql`now()` })
+    .where('id', '=', orderId)
+    .returning(['user_id', 'total_price', secondsSinceCreated.as('seconds')])
+    .executeTakeFirstOrThrow();
+  const total = readUsd(order.total_price);
+  const wallet = await creditWallet(tx, order.user_id, total);
+  await appendEntry(tx, wallet.id, 'refund', total, orderId);
+  return order.seconds;
 }
