@@ -10,12 +10,13 @@ import { HISTORIES_DIR, RECORDED_HISTORIES, historyFile, loadHistory } from './s
 // against the current workflow code without a determinism violation.
 
 // The failing replay below is expected: keep the core's warning about it off the output.
-beforeAll(() =>
+beforeAll(() => {
+  if (Runtime._instance) return;
   Runtime.install({
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
-  }),
-);
+  });
+});
 
 /** Every fixture: the recorder's, and any older recording kept while a patch protects it. */
 const fixtures = () =>
