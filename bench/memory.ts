@@ -29,8 +29,8 @@ export function vmRssMiB(pid: number): number | undefined {
 
 const appRss = () => process.memoryUsage().rss / 2 ** 20;
 
-function orderSpecs(users: BenchUser[], amount: string) {
-  const body = JSON.stringify({ crypto: 'ABAN', amount });
+function orderSpecs(users: BenchUser[], amount: string, crypto = 'ABAN') {
+  const body = JSON.stringify({ crypto, amount });
   return users.map((user) => ({
     method: 'POST',
     path: '/api/v1/orders/',
@@ -71,59 +71,68 @@ export interface InFlightMemory {
   temporalPer1000MiB: number | null;
 }
 
+/** A crypto whose pool never fills during the bench: its orders stay in flight, waiting in it. */
+const WAITING_CRYPTO = 'BENCHWAIT';
+
 export async function inFlightMemory(
   ctx: BenchContext,
   users: BenchUser[],
   rate: number,
-  seconds: number,
+  count: number,
 ): Promise<InFlightMemory> {
-  const holdMs = Math.max(1_000, Math.min(4_500, Math.round(ctx.stack.env.EXCHANGE_TIMEOUT * 0.8)));
+  // Priced like ABAN, pinned (the price refresh leaves it alone), and with a market minimum no pool
+  // reaches: every $2 order is debited, joins the pool and waits, its workflow open.
+  await ctx.stack.pool.query(
+    `insert into crypto_currencies (name, price, active, price_source, min_notional, updated_at)
+     values ($1, 4.00, true, 'manual', 1000000000.00, now()) on conflict (name) do nothing`,
+    [WAITING_CRYPTO],
+  );
   const temporalPid = ctx.stack.temporal.pid;
+  const waiting = () => aggregatedCount(ctx);
+  const already = await waiting();
   global.gc?.();
+  await new Promise((r) => setTimeout(r, 500));
   const before = { app: appRss(), temporal: vmRssMiB(temporalPid) };
-  let peak = { inFlight: 0, app: before.app, temporal: before.temporal };
-  await setExchangeLatency(ctx, holdMs);
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const inFlight = await pendingCount(ctx);
-      if (inFlight >= peak.inFlight) peak = { inFlight, app: appRss(), temporal: vmRssMiB(temporalPid) };
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  try {
-    await ctx.load.openLoop({
-      origin: ctx.stack.api.origin,
-      rate,
-      seconds,
-      specs: orderSpecs(users, '3'),
-      timeoutMs: 30_000,
-    });
-    await new Promise((r) => setTimeout(r, 500));
-  } finally {
-    sampling = false;
-    await sampler;
-    await setExchangeLatency(ctx, 0);
+  const seconds = Math.max(2, Math.round(count / rate));
+  await ctx.load.openLoop({
+    origin: ctx.stack.api.origin,
+    rate,
+    seconds,
+    specs: orderSpecs(users, '0.5', WAITING_CRYPTO),
+    timeoutMs: 30_000,
+  });
+  for (let i = 0; i < 50 && (await waiting()) - already < rate * seconds * 0.99; i++) {
+    await new Promise((r) => setTimeout(r, 200));
   }
-  // Let the held orders settle before the next phase.
-  for (let i = 0; i < 100 && (await pendingCount(ctx)) > 0; i++) await new Promise((r) => setTimeout(r, 200));
+  global.gc?.();
+  await new Promise((r) => setTimeout(r, 500));
+  const inFlight = (await waiting()) - already;
+  const after = { app: appRss(), temporal: vmRssMiB(temporalPid) };
   const per1000 = (at: number | null | undefined, base: number | null | undefined) =>
-    at == null || base == null || peak.inFlight === 0
+    at == null || base == null || inFlight === 0
       ? null
-      : Number((((at - base) / peak.inFlight) * 1000).toFixed(1));
+      : Number((((at - base) / inFlight) * 1000).toFixed(1));
   const round = (v: number | null | undefined) => (v == null ? null : Math.round(v));
   return {
-    method: `exchange answers after ${holdMs} ms; $12 orders at ${rate}/s for ${seconds} s; VmRSS at the most pending orders less VmRSS before`,
+    method: `${inFlight} $2 orders at ${rate}/s into a pool that never fills (they stay aggregated, workflows open); VmRSS after less VmRSS before`,
     rate,
-    holdMs,
-    inFlight: peak.inFlight,
+    holdMs: 0,
+    inFlight,
     appBeforeMiB: Math.round(before.app),
-    appAtPeakMiB: Math.round(peak.app),
+    appAtPeakMiB: Math.round(after.app),
     temporalBeforeMiB: round(before.temporal),
-    temporalAtPeakMiB: round(peak.temporal),
-    appPer1000MiB: per1000(peak.app, before.app),
-    temporalPer1000MiB: per1000(peak.temporal, before.temporal),
+    temporalAtPeakMiB: round(after.temporal),
+    appPer1000MiB: per1000(after.app, before.app),
+    temporalPer1000MiB: per1000(after.temporal, before.temporal),
   };
+}
+
+async function aggregatedCount(ctx: BenchContext): Promise<number> {
+  const { rows } = await ctx.stack.pool.query<{ n: string }>(
+    `select count(*) as n from orders where crypto = $1 and state = 'aggregated'`,
+    [WAITING_CRYPTO],
+  );
+  return Number(rows[0]?.n ?? 0);
 }
 
 export interface LeakCheck {
