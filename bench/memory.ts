@@ -39,23 +39,6 @@ function orderSpecs(users: BenchUser[], amount: string, crypto = 'ABAN') {
   }));
 }
 
-async function setExchangeLatency(ctx: BenchContext, ms: number): Promise<void> {
-  const response = await fetch(`${ctx.stack.simulatorOrigin}/admin/faults`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ latency_ms: ms }),
-  });
-  if (!response.ok) throw new Error(`simulator refused latency ${ms} ms: ${response.status}`);
-}
-
-async function pendingCount(ctx: BenchContext): Promise<number> {
-  const { rows } = await ctx.stack.pool.query<{ n: string }>(
-    `select (select count(*) from orders where state = 'pending')
-          + (select count(*) from order_placements where state = 'placing') as n`,
-  );
-  return Number(rows[0]?.n ?? 0);
-}
-
 export interface InFlightMemory {
   method: string;
   rate: number;
