@@ -112,7 +112,8 @@ export async function inFlightMemory(
 
 async function aggregatedCount(ctx: BenchContext): Promise<number> {
   const { rows } = await ctx.stack.pool.query<{ n: string }>(
-    `select count(*) as n from orders where crypto = $1 and state = 'aggregated'`,
+    `select count(*) as n from orders o join crypto_currencies c on c.id = o.crypto_id
+      where c.name = $1 and o.state = 'aggregated'`,
     [WAITING_CRYPTO],
   );
   return Number(rows[0]?.n ?? 0);
