@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
+import { connectClient } from '../src/temporal/connection.js';
 import {
   DefaultLogger,
   NativeConnection,
@@ -258,7 +259,7 @@ async function build(
 
   const clients: Connection[] = [];
   const client = async () => {
-    const connection = await Connection.connect({ address: server.address });
+    const connection = await connectClient({ address: server.address });
     clients.push(connection);
     return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   };

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
+import { connectClient } from '../src/temporal/connection.js';
 import getPort from 'get-port';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { waitForPort } from '../tools/temporal-dev-server.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { ADMIN, SIMULATOR_KEYS, eventually } from './support/api.js';
@@ -99,7 +100,7 @@ it('the worker drains, closes and exits 0 on SIGTERM', async () => {
   expect(exit).toMatchObject({ code: 0, signal: null });
   expect(exit.output).toContain('SIGTERM received, shutting down');
   // The worker created the price schedule: remove it, other files share the namespace.
-  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  const connection = await connectClient({ address: process.env.TEST_TEMPORAL_ADDRESS });
   try {
     const client = new Client({ connection, namespace });
     for await (const schedule of client.schedule.list()) {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connectClient } from '../src/temporal/connection.js';
 import getPort from 'get-port';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { waitForPort } from '../tools/temporal-dev-server.js';
 import { seed } from '../src/services/seed.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
@@ -114,7 +115,7 @@ afterAll(async () => {
     if (child.exitCode === null && child.signalCode === null) await exited;
   }
   // The pool workflow and the price schedule outlive the worker: other files share the namespace.
-  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  const connection = await connectClient({ address: process.env.TEST_TEMPORAL_ADDRESS });
   try {
     const client = new Client({ connection, namespace });
     for await (const wf of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
@@ -321,7 +322,7 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
     );
   }
 
-  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  const connection = await connectClient({ address: process.env.TEST_TEMPORAL_ADDRESS });
   try {
     const pool = new Client({ connection, namespace }).workflow.getHandle(poolWorkflowId('ABAN'));
     const view = await pool.query(poolQuery);
@@ -336,7 +337,7 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
 it('histories made with tracing replay without it, and with it', async () => {
   expect(workflowIds).toHaveLength(4);
   quietRuntime();
-  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  const connection = await connectClient({ address: process.env.TEST_TEMPORAL_ADDRESS });
   const histories = [];
   try {
     const client = new Client({ connection, namespace });

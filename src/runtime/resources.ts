@@ -1,4 +1,5 @@
-import { Client, Connection, type ClientPlugin } from '@temporalio/client';
+import { Client, type Connection, type ClientPlugin } from '@temporalio/client';
+import { connectClient } from '../temporal/connection.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { openOrm } from '../db/orm.js';
 import type { Env } from '../config/env.js';
@@ -37,7 +38,7 @@ export async function connectTemporal(
   plugins: ClientPlugin[] = [],
 ): Promise<{ connection: Connection; client: Client; settings: TemporalConnectionSettings }> {
   const settings = resolveTemporalConnection(env);
-  const connection = await Connection.connect({
+  const connection = await connectClient({
     ...settings.connectionOptions,
     channelArgs: temporalChannelArgs,
   });

@@ -17,7 +17,8 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
+import { connectClient } from '../../src/temporal/connection.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../tools/embedded-postgres.js';
 import { migrate, openOrm } from '../../src/db/orm.js';
 import { seed } from '../../src/services/seed.js';
@@ -271,7 +272,7 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
     sim = buildSimulator(loadSimulatorConfig({ LOG_LEVEL: 'silent' }));
     simUrl = await sim.listen({ host: '127.0.0.1', port: 0 });
 
-    connection = await Connection.connect({ address: temporalAddress });
+    connection = await connectClient({ address: temporalAddress });
   } catch (error) {
     await teardown(true);
     throw error;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { Client, Connection } from '@temporalio/client';
+import { connectClient } from '../../src/temporal/connection.js';
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { buildApp } from '../../src/api/app.js';
 import type { ApiDeps } from '../../src/api/deps.js';
@@ -92,7 +93,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     ...(sim ? { EXCHANGE_URL: sim.url, ...SIMULATOR_KEYS } : {}),
     ...options.env,
   });
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await connectClient({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const workerMetrics = sim ? createWorkerMetrics() : undefined;
   let worker: ServiceWorker | undefined;
