@@ -8,6 +8,7 @@
  *    batch bought;
  *  - exchangeRoundTrip: one buy through the service's exchange driver against the simulator.
  */
+import { poolTaskQueue as poolTaskQueueOf } from '../src/workflows/definitions.js';
 import { createCcxtExchange } from '../src/exchange/ccxt-exchange.js';
 import { exchangeOptions } from '../src/config/exchange.js';
 import { poolQuery } from '../src/workflows/definitions.js';
@@ -19,33 +20,9 @@ import { judge, summarize, type LatencySummary, type StepResult } from './stats.
 export const POOLED_AMOUNT = '0.50000000';
 export const POOLED_TOTAL = '2.00';
 
-/**
- * The pool's task queue: the worker's setting when the configuration has one, else
- * `<TEMPORAL_TASK_QUEUE>-pools`; when no worker polls that queue (a service that keeps its pools on
- * the main queue), the main queue.
- */
-export async function poolTaskQueue(stack: Stack): Promise<{ taskQueue: string; why: string }> {
-  const env = stack.env as typeof stack.env & { TEMPORAL_POOL_TASK_QUEUE?: string };
-  const configured = env.TEMPORAL_POOL_TASK_QUEUE;
-  const candidate = configured ?? `${env.TEMPORAL_TASK_QUEUE}-pools`;
-  const pollers = async (name: string) => {
-    const response = await stack.baselineClient.workflowService.describeTaskQueue({
-      namespace: env.TEMPORAL_NAMESPACE,
-      taskQueue: { name },
-      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-    });
-    return response.pollers?.length ?? 0;
-  };
-  // Pollers register on their first long poll: give the worker a moment.
-  for (let i = 0; i < 20; i++) {
-    if ((await pollers(candidate)) > 0)
-      return { taskQueue: candidate, why: configured ? 'TEMPORAL_POOL_TASK_QUEUE' : 'default' };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
-    why: `no worker polls ${candidate}: the pools run on the main task queue`,
-  };
+/** The pools' task queue, as the service names it (src/workflows/definitions.ts). */
+export function poolTaskQueue(stack: Stack): { taskQueue: string; why: string } {
+  return { taskQueue: poolTaskQueueOf(stack.env.TEMPORAL_TASK_QUEUE), why: "the service's pool task queue" };
 }
 
 /** Inserts `count` pooled ABAN orders of one user, already debited and waiting for a pool. */

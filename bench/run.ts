@@ -190,7 +190,7 @@ async function main(): Promise<void> {
     },
     baselineWorkerOptions: config.baselineWorkerOptions,
   };
-  const pool = await poolTaskQueue(stack);
+  const pool = poolTaskQueue(stack);
   (results.stack.service as Record<string, unknown>).poolTaskQueue = pool;
   load = await LoadGenerator.start();
   baseline = await startBaselineServer(stack, {
