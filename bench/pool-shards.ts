@@ -9,6 +9,7 @@
  * still reach the threshold (only a max-wait flush buys less), and flushes by timeout only appear
  * when a shard's own arrival rate is too low to fill a batch within the max wait.
  */
+import { seededRandom } from '../tools/seeded-random.js';
 
 export interface ShardScenario {
   /** Pooled orders per second for one crypto. */
@@ -41,18 +42,6 @@ export interface ShardOutcome {
   perWorkflowSignalsPerSecond: number;
 }
 
-/** mulberry32: a small, fast, seeded generator; enough for arrival times. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Shard {
   pending: { at: number; cents: number }[];
   total: number;
@@ -61,7 +50,7 @@ interface Shard {
 export function simulateShards(s: ShardScenario): ShardOutcome {
   if (s.shards < 1 || !Number.isInteger(s.shards)) throw new Error('shards must be a positive integer');
   if (s.rate <= 0 || s.thresholdCents <= 0) throw new Error('rate and threshold must be positive');
-  const next = random(s.seed ?? 1);
+  const next = seededRandom(s.seed ?? 1);
   const shards: Shard[] = Array.from({ length: s.shards }, () => ({ pending: [], total: 0 }));
   const batches: { cents: number; orders: number; timeout: boolean }[] = [];
   let waited = 0;

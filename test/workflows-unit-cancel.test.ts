@@ -1,5 +1,4 @@
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   NOT_IN_POOL,
   addToPoolSignal,
@@ -14,33 +13,13 @@ import {
 import type { OrderInput, OrderView } from '../src/domain/orders.js';
 import type { Activities } from '../src/activities/index.js';
 import { fromFailure } from '../src/temporal/failures.js';
-import {
-  createStubActivities,
-  freshTaskQueue,
-  placeOrder,
-  refusal,
-  startStubWorker,
-  startTimeSkipping,
-  type StubWorker,
-  type Stubs,
-  until,
-} from './support/stub-activities.js';
+import { placeOrder, refusal, type Stubs, until, stubServerPerFile } from './support/stub-activities.js';
 
 // Cancelling a waiting order, decided by the workflow that holds it (the pool for a pooled order,
 // the order's own workflow for a held one), against in-memory activities ($1 a coin, $10 threshold).
 
-let env: TestWorkflowEnvironment;
-let worker: StubWorker;
-const taskQueue = freshTaskQueue('unit-cancel');
-beforeAll(async () => {
-  const started = await startTimeSkipping();
-  env = started.env;
-  worker = await startStubWorker(env, started.bundle, taskQueue);
-});
-afterAll(async () => {
-  await worker?.stop();
-  await env?.teardown();
-});
+const server = stubServerPerFile('unit-cancel');
+const { taskQueue } = server;
 
 let stubs: Stubs;
 let crypto: string;
@@ -48,27 +27,26 @@ let cryptos = 0;
 let nextId = 1;
 function setUp(overrides: Partial<Activities> = {}): Stubs {
   crypto = `C${++cryptos}`;
-  stubs = createStubActivities({ client: env.client, taskQueue, overrides });
-  worker.use(stubs);
+  stubs = server.useStubs(overrides);
   return stubs;
 }
 afterEach(async () => {
-  await env.client.workflow
+  await server.env.client.workflow
     .getHandle(poolWorkflowId(crypto))
     .terminate('test over')
     .catch(() => undefined);
 });
 
 const input = (amount: string): OrderInput => ({ orderId: nextId++, userId: 1, crypto, amount });
-const pool = () => env.client.workflow.getHandle(poolWorkflowId(crypto));
+const pool = () => server.env.client.workflow.getHandle(poolWorkflowId(crypto));
 const view = (): Promise<PoolView | undefined> =>
-  env.client.withDeadline(Date.now() + 5_000, () => pool().query(poolQuery)).catch(() => undefined);
+  server.env.client.withDeadline(Date.now() + 5_000, () => pool().query(poolQuery)).catch(() => undefined);
 const pooledIds = async () => (await view())?.orders.map((o) => o.orderId) ?? [];
 const owner = (orderId: number): CancelRequest => ({ orderId, by: 'owner' });
 
 async function pooled(amount: string) {
   const order = input(amount);
-  const { handle } = await placeOrder(env.client, taskQueue, order);
+  const { handle } = await placeOrder(server.env.client, taskQueue, order);
   await until(async () => (await pooledIds()).includes(order.orderId));
   return { order, handle };
 }
@@ -169,7 +147,7 @@ describe('the pool', () => {
     });
     const first = await pooled('4');
     const second = input('6');
-    const { handle } = await placeOrder(env.client, taskQueue, second);
+    const { handle } = await placeOrder(server.env.client, taskQueue, second);
     await until(async () => stubs.callsTo('buyBatch').length === 1);
 
     const failure = await refused(
@@ -218,7 +196,7 @@ describe('a held order', () => {
   it('is cancelled by its own workflow, which then refuses a review', async () => {
     holding();
     const order = input('20');
-    const { handle } = await placeOrder(env.client, taskQueue, order);
+    const { handle } = await placeOrder(server.env.client, taskQueue, order);
     const cancelled = await handle.executeUpdate(cancelOrderUpdate, {
       args: [{ orderId: order.orderId, by: 'admin', adminId: 7 }],
     });
@@ -246,7 +224,7 @@ describe('a held order', () => {
       },
     });
     const order = input('20');
-    const { handle } = await placeOrder(env.client, taskQueue, order);
+    const { handle } = await placeOrder(server.env.client, taskQueue, order);
     const failure = await refused(
       handle.executeUpdate(cancelOrderUpdate, { args: [{ orderId: order.orderId, by: 'owner' }] }),
     );

@@ -1,5 +1,4 @@
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   orderSettledSignal,
   orderStatusQuery,
@@ -10,39 +9,24 @@ import type { OrderInput, OrderView } from '../src/domain/orders.js';
 import { fromFailure } from '../src/temporal/failures.js';
 import type { Activities } from '../src/activities/index.js';
 import {
-  createStubActivities,
-  freshTaskQueue,
   placeOrder,
   startOrder,
   refusal,
-  startStubWorker,
-  startTimeSkipping,
-  type StubWorker,
   type Stubs,
   until,
+  stubServerPerFile,
 } from './support/stub-activities.js';
 
 // The order workflow alone, against in-memory activities: no Postgres, no exchange.
 
-let env: TestWorkflowEnvironment;
-let worker: StubWorker;
-const taskQueue = freshTaskQueue('unit-order');
-beforeAll(async () => {
-  const started = await startTimeSkipping();
-  env = started.env;
-  worker = await startStubWorker(env, started.bundle, taskQueue);
-});
-afterAll(async () => {
-  await worker?.stop();
-  await env?.teardown();
-});
+const server = stubServerPerFile('unit-order');
+const { taskQueue } = server;
 
 let stubs: Stubs;
 let nextId = 1;
 /** Fresh stubs per test; `overrides` replace single activities. */
 function setUp(overrides: Partial<Activities> = {}): Stubs {
-  stubs = createStubActivities({ client: env.client, taskQueue, overrides });
-  worker.use(stubs);
+  stubs = server.useStubs(overrides);
   return stubs;
 }
 const input = (amount: string, crypto = 'ABAN'): OrderInput => ({
@@ -51,8 +35,8 @@ const input = (amount: string, crypto = 'ABAN'): OrderInput => ({
   crypto,
   amount,
 });
-const start = (order: OrderInput) => startOrder(env.client, taskQueue, order);
-const place = (order: OrderInput) => placeOrder(env.client, taskQueue, order);
+const start = (order: OrderInput) => startOrder(server.env.client, taskQueue, order);
+const place = (order: OrderInput) => placeOrder(server.env.client, taskQueue, order);
 const names = () => stubs.calls.map((c) => c.name);
 const held = (order: OrderView) => ({
   order: { ...order, state: 'held' as const },
@@ -172,9 +156,9 @@ it('an exchange down for the whole retry window: asked under the order id, then 
     },
   });
   const order = input('12');
-  const before = await env.currentTimeMs();
+  const before = await server.env.currentTimeMs();
   const result = await (await place(order)).handle.result();
-  const elapsed = (await env.currentTimeMs()) - before;
+  const elapsed = (await server.env.currentTimeMs()) - before;
   expect(result).toEqual({
     orderId: order.orderId,
     state: 'failed',
@@ -220,13 +204,13 @@ describe('review', () => {
   it('a held order nobody reviews is rejected and refunded when the review time runs out', async () => {
     holding();
     const order = input('20');
-    const before = await env.currentTimeMs();
+    const before = await server.env.currentTimeMs();
     const { handle, view } = await place(order);
-    await env.sleep('23 hours');
+    await server.env.sleep('23 hours');
     const stillHeld = (await handle.query(orderStatusQuery)).state;
     // Awaiting the result lets the server skip past the deadline.
     const result = await handle.result();
-    const elapsed = (await env.currentTimeMs()) - before;
+    const elapsed = (await server.env.currentTimeMs()) - before;
     expect(view).toMatchObject({ id: order.orderId, state: 'held' });
     expect(stillHeld).toBe('held');
     expect(result).toEqual({ orderId: order.orderId, state: 'failed', reason: 'not reviewed in time' });

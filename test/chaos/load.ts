@@ -7,6 +7,7 @@
  * one (as a load balancer would, so an API that is down only costs a retry).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { seededRandom } from '../../tools/seeded-random.js';
 
 export interface LoadOptions {
   /** One API's base URL, or several to spread the requests over. */
@@ -69,18 +70,6 @@ const MIX: { crypto: 'ABAN' | 'ETH'; amount: string; total: string; weight: numb
   { crypto: 'ETH', amount: '0.001', total: '3.00', weight: 3 }, // pooled
 ];
 const WEIGHTS = MIX.reduce((a, m) => a + m.weight, 0);
-
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Answer = { status: number; body: any } | { error: string };
 
@@ -152,7 +141,7 @@ export class LoadGenerator {
   private readonly giveUpAfterMs: number;
 
   constructor(private readonly options: LoadOptions) {
-    this.random = prng(options.seed ?? 42);
+    this.random = seededRandom(options.seed ?? 42);
     this.apiUrls = [options.apiUrl].flat();
     this.timeoutMs = options.attemptTimeoutMs ?? 30_000;
     this.giveUpAfterMs = options.giveUpAfterMs ?? 150_000;

@@ -308,3 +308,38 @@ export async function placeOrder(
   const view = await client.workflow.executeUpdateWithStart(placedUpdate, { startWorkflowOperation });
   return { handle: await startWorkflowOperation.workflowHandle(), view };
 }
+
+export interface StubServer {
+  /** The time-skipping server (set once the file's tests start). */
+  readonly env: TestWorkflowEnvironment;
+  readonly taskQueue: string;
+  /** Fresh stubs for one test, installed on the worker; `overrides` replace single activities. */
+  useStubs(overrides?: Partial<Activities>): Stubs;
+}
+
+/** A time-skipping server and a stub worker on a fresh task queue for one test file, stopped after it. */
+export function stubServerPerFile(name: string): StubServer {
+  const taskQueue = freshTaskQueue(name);
+  let env: TestWorkflowEnvironment | undefined;
+  let worker: StubWorker | undefined;
+  beforeAll(async () => {
+    const started = await startTimeSkipping();
+    env = started.env;
+    worker = await startStubWorker(env, started.bundle, taskQueue);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await env?.teardown();
+  });
+  return {
+    get env() {
+      return env!;
+    },
+    taskQueue,
+    useStubs(overrides = {}) {
+      const stubs = createStubActivities({ client: env!.client, taskQueue, overrides });
+      worker!.use(stubs);
+      return stubs;
+    },
+  };
+}
