@@ -105,13 +105,17 @@ inBrowser('docs pages in headless Chromium', () => {
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       try {
         await page.goto(`${api.url}/${path}`);
-        // Runs in the page: rendered text only, so a page that loads but draws nothing fails.
-        await page.waitForFunction(
-          `document.body.innerText.includes('Crypto purchase API') &&
-         /post\\s+\\/api\\/v1\\/orders\\/\\s/i.test(document.body.innerText)`,
-          undefined,
-          { timeout: 15_000 },
-        );
+        // Rendered text only, so a page that loads but draws nothing fails. Polled from here:
+        // waitForFunction polls inside the page with eval, which the docs' CSP refuses.
+        const rendered = async () => {
+          const text = await page.locator('body').innerText();
+          return text.includes('Crypto purchase API') && /post\s+\/api\/v1\/orders\/\s/i.test(text);
+        };
+        const deadline = Date.now() + 15_000;
+        while (!(await rendered())) {
+          if (Date.now() > deadline) throw new Error(`${path} did not render the API in 15 s`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
         expect(problems).toEqual([]);
       } finally {
         await page.close();
