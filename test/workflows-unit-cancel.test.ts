@@ -44,10 +44,15 @@ const view = (): Promise<PoolView | undefined> =>
 const pooledIds = async () => (await view())?.orders.map((o) => o.orderId) ?? [];
 const owner = (orderId: number): CancelRequest => ({ orderId, by: 'owner' });
 
+/** Places an order and waits until the pool holds it (or, when it fills the pool, has opened its batch). */
 async function pooled(amount: string) {
   const order = input(amount);
   const { handle } = await placeOrder(server.env.client, taskQueue, order);
-  await until(async () => (await pooledIds()).includes(order.orderId));
+  await until(
+    async () =>
+      (await pooledIds()).includes(order.orderId) ||
+      stubs.callsTo('openBatch').some(([, , ids]) => ids.includes(order.orderId)),
+  );
   return { order, handle };
 }
 
