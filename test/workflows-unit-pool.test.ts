@@ -70,6 +70,10 @@ const view = (): Promise<PoolView | undefined> =>
 const batchIds = () => stubs.callsTo('openBatch').map(([batchId]) => batchId);
 const pooledIds = async () => (await view())?.orders.map((o) => o.orderId) ?? [];
 
+/** Activity tasks the pool's history holds (local activities leave markers instead). */
+const activityTasks = async () =>
+  (await pool().fetchHistory()).events?.filter((e) => e.activityTaskScheduledEventAttributes).length ?? 0;
+
 /** Places an order and waits until the pool holds it (or has already bought it). */
 async function pooled(amount: string) {
   const order = input(amount);
@@ -108,6 +112,8 @@ it('buys once the pool reaches the threshold: one batch under its batch id, ever
   expect(stubs.callsTo('buyBatch')).toEqual([
     [expect.objectContaining({ batchId, notional: THRESHOLD, houseTopUp: '0.00' }), crypto],
   ]);
+  // A calm pool's batch runs as local activities, inside its workflow tasks.
+  expect(await activityTasks()).toBe(0);
   expect(stubs.callsTo('completeBatch')).toEqual([
     [batchId, expect.objectContaining({ clientOrderId: batchId })],
   ]);
@@ -242,6 +248,29 @@ it('a batch bought but whose answer was lost is found under its batch id and com
     [batchId, expect.objectContaining({ clientOrderId: batchId })],
   ]);
   expect(stubs.callsTo('failBatch')).toEqual([]);
+});
+
+it('buys a pool holding more than one batch may in batches of at most 500 orders, oldest first', async () => {
+  setUp();
+  // A pool that fell behind: 1,100 $1 orders already held (as carried across continue-as-new).
+  const held = Array.from({ length: 1_100 }, (_, i) => ({
+    orderId: 1_000_000 + i,
+    total: '1.00',
+    amount: '1',
+    addedAt: Date.now(),
+  }));
+  await env.client.workflow.start(poolWorkflow, {
+    args: [{ crypto, threshold: THRESHOLD, maxWaitMs: 15 * 60_000, pending: held }],
+    workflowId: poolWorkflowId(crypto),
+    taskQueue,
+  });
+  await until(async () => (await view())?.orders.length === 0, 30_000);
+  const opened = stubs.callsTo('openBatch').map(([, , ids]) => ids);
+  expect(opened.map((ids) => ids.length)).toEqual([500, 500, 100]);
+  expect(opened.flat()).toEqual(held.map((o) => o.orderId));
+  expect(await view()).toMatchObject({ total: '0.00', batches: 3 });
+  // Batches of that size run as regular activities (open, buy, complete: three tasks each).
+  expect(await activityTasks()).toBe(9);
 });
 
 describe('continue-as-new', () => {

@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { formatUsd, readUsd, sum } from '../domain/money.js';
+import { formatUsd, readUsd, type Cents } from '../domain/money.js';
 import { routeFor } from '../domain/orders.js';
 import {
   addToPoolSignal,
@@ -31,13 +31,28 @@ import { purchase } from './purchase.js';
 import { currentTraceLink, inLinkedTrace, type TraceLink } from './tracing.js';
 import { poolDetails } from './visibility.js';
 
-// The pool's database work runs inside its workflow tasks: a batch is opened, bought and completed
-// without activity tasks queueing on the server behind the orders'. Pools started before that
-// replay with the regular activities their histories hold (see `locally`).
+// A calm pool opens, buys and completes a batch with local activities, inside its workflow task: no
+// activity task goes through the server. But a workflow task running local activities stays open
+// until they finish while signals keep coming, and once more arrive than the server buffers for one
+// task (100 events) it fails the task and everything in it runs again: at a few hundred orders a
+// second such a pool stops buying. A pool that gathered more orders than a calm one does between
+// batches is receiving them faster than its tasks turn over, so it buys with regular activities,
+// which keep each of its tasks a few milliseconds long. (Pools started before this replay as they
+// ran; see `batchActivities`.)
 const localDb = proxyLocalActivities<Activities>(dbActivity);
 const remoteDb = proxyActivities<Activities>(dbActivity);
 
 type Fill = Parameters<Activities['completeBatch']>[1];
+
+/**
+ * The most orders one batch buys for. A batch signals each of its orders' workflows, and Temporal
+ * refuses a workflow task that would leave more than 2,000 signals to other workflows pending: a
+ * pool that fell behind buys what it holds in several batches.
+ */
+const MAX_BATCH_ORDERS = 500;
+
+/** A batch of more orders than this is bought with regular activities (see above). */
+const LOCAL_BATCH_ORDERS = 25;
 
 /** How many settled order ids are remembered across continue-as-new to drop late duplicate signals. */
 const REMEMBERED_SETTLED = 1_000;
@@ -64,22 +79,46 @@ export interface PoolInput {
 
 /**
  * The pool of one crypto's small orders. Signals add orders (deduplicated by id); once the pool
- * reaches the threshold, or its oldest order has waited `maxWaitMs`, one batch buys them all.
- * Orders arriving while a batch is bought wait for the next one. The pool continues-as-new when
+ * reaches the threshold, or its oldest order has waited `maxWaitMs`, one batch buys them all (at
+ * most MAX_BATCH_ORDERS; the rest in the next). Orders arriving while a batch is bought wait for the
+ * next one. The pool continues-as-new when
  * Temporal suggests it, carrying every pending order.
  */
 export async function poolWorkflow(input: PoolInput): Promise<void> {
-  const db = patched('pool-local-activities') ? localDb : remoteDb;
+  // New runs choose per batch; runs that recorded only the local-activity patch ran every batch
+  // locally, and the oldest (neither patch) none.
+  const batchActivities = patched('pool-batch-activities');
+  const allLocal = !batchActivities && patched('pool-local-activities');
+  /** Whether a batch of this many orders is bought with local activities. */
+  const locallyFor = (orders: number) => (batchActivities ? orders <= LOCAL_BATCH_ORDERS : allLocal);
+  /** A cancel is one quick transaction, run locally except by the oldest pools. */
+  const db = batchActivities || allLocal ? localDb : remoteDb;
   let threshold = readUsd(input.threshold);
-  const pending = new Map((input.pending ?? []).map((o) => [o.orderId, o]));
+  const pending = new Map<number, PendingOrder>();
+  /** The pending orders' total, kept as they come and go: a signal costs the same however full. */
+  let pendingTotal: Cents = 0n;
   const settled = new Set(input.settled ?? []);
   let batches = input.batches ?? 0;
   /** The orders of the batch being opened and bought: too late to cancel them. */
   let buying = new Set<number>();
 
-  const total = () => sum([...pending.values()].map((o) => readUsd(o.total)));
-  const oldest = () => Math.min(...[...pending.values()].map((o) => o.addedAt));
-  const flushAt = () => (pending.size === 0 ? undefined : oldest() + input.maxWaitMs);
+  const add = (order: PendingOrder) => {
+    pending.set(order.orderId, order);
+    pendingTotal += readUsd(order.total);
+  };
+  const remove = (order: PendingOrder) => {
+    if (pending.delete(order.orderId)) pendingTotal -= readUsd(order.total);
+  };
+  for (const order of input.pending ?? []) add(order);
+
+  const total = () => pendingTotal;
+  // Orders join in time order and leave in batches, so the first one held is the oldest (a cancel
+  // refused by the database puts its order back in place, see below).
+  const oldest = () => pending.values().next().value?.addedAt;
+  const flushAt = () => {
+    const first = oldest();
+    return first === undefined ? undefined : first + input.maxWaitMs;
+  };
   const shouldContinueAsNew = () =>
     workflowInfo().continueAsNewSuggested ||
     (input.historyLimit !== undefined && workflowInfo().historyLength > input.historyLimit);
@@ -93,7 +132,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     if (current !== undefined) threshold = readUsd(current);
     if (pending.has(order.orderId) || settled.has(order.orderId)) return;
     const trace = currentTraceLink();
-    pending.set(order.orderId, { ...order, addedAt: Date.now(), ...(trace && { trace }) });
+    add({ ...order, addedAt: Date.now(), ...(trace && { trace }) });
     show();
   });
   // The pool decides a cancel, so a cancel racing the batch either takes the order out before the
@@ -104,12 +143,12 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     async (request) => {
       refuseCancel(request, pending, buying);
       const order = pending.get(request.orderId)!;
-      pending.delete(order.orderId);
+      remove(order);
       settled.add(order.orderId);
       try {
         return await settleCancel(db, request);
       } catch (error) {
-        pending.set(order.orderId, order);
+        putBack(order);
         settled.delete(order.orderId);
         throw error instanceof ActivityFailure && error.cause ? error.cause : error;
       }
@@ -143,7 +182,8 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
 
     const due = flushAt();
     if (full() || (due !== undefined && Date.now() >= due)) {
-      const orders = [...pending.values()];
+      // Pools that bought without a cap replay as they ran.
+      const orders = [...pending.values()].slice(0, batchActivities ? MAX_BATCH_ORDERS : undefined);
       buying = new Set(orders.map((o) => o.orderId));
       const batchId = `${input.crypto}-${++batches}-${uuid4().slice(0, 8)}`;
       // The batch is a trace of its own, linked to the trace of each order it buys for.
@@ -158,7 +198,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
           ),
       );
       for (const o of orders) {
-        pending.delete(o.orderId);
+        remove(o);
         settled.add(o.orderId);
       }
       buying = new Set();
@@ -175,18 +215,22 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     }
   }
 
+  /** Returns an order to the pool where its join time places it. */
+  function putBack(order: PendingOrder): void {
+    const after = [...pending.values()].filter((o) => o.addedAt > order.addedAt);
+    for (const o of after) remove(o);
+    add(order);
+    for (const o of after) add(o);
+  }
+
   async function buyBatch(batchId: string, orderIds: number[]): Promise<void> {
+    const locally = locallyFor(orderIds.length);
+    const db = locally ? localDb : remoteDb;
     const batch = await db.openBatch(batchId, input.crypto, orderIds);
     if (batch.orderIds.length === 0) return;
-    const bought = await purchase(
-      'batch',
-      [batch, input.crypto],
-      batch.batchId,
-      input.crypto,
-      db === localDb,
-    );
+    const bought = await purchase('batch', [batch, input.crypto], batch.batchId, input.crypto, locally);
     let settlement: Settlement;
-    const failed = 'fill' in bought ? await completed(batch.batchId, bought.fill) : bought.failed;
+    const failed = 'fill' in bought ? await completed(db, batch.batchId, bought.fill) : bought.failed;
     if (failed === undefined) {
       settlement = { state: 'completed', batchId };
     } else {
@@ -207,7 +251,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
    * Completes the batch; undefined when done, else why it could not be (a fill the completion
    * refuses for good, e.g. malformed): the batch is then failed and refunded, not left waiting.
    */
-  async function completed(batchId: string, fill: Fill): Promise<string | undefined> {
+  async function completed(db: typeof localDb, batchId: string, fill: Fill): Promise<string | undefined> {
     try {
       await db.completeBatch(batchId, fill);
       return undefined;
