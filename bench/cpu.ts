@@ -4,6 +4,7 @@
  * and the whole machine (which includes whatever else runs on it).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { threadCpu, type ThreadCpu } from './threads.js';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -60,6 +61,7 @@ interface Snapshot {
   postgres: Map<number, number>;
   loadgen: number;
   machine: { busy: number; total: number };
+  threads: ThreadCpu;
 }
 
 /** CPU use during a step, in % of one core (200 % = both cores of a 2-core machine). */
@@ -70,6 +72,8 @@ export interface CpuUse {
   loadgen: number;
   /** Every process on the machine, in % of one core. */
   machine: number;
+  /** This process by thread kind (bench/threads.ts), in % of one core. */
+  threads: Record<string, number>;
 }
 
 export function snapshot(pids: CpuPids): Snapshot {
@@ -81,6 +85,7 @@ export function snapshot(pids: CpuPids): Snapshot {
     postgres: new Map(pids.postmaster ? serverPids(pids.postmaster).map((p) => [p, cpuSeconds(p)]) : []),
     loadgen: pids.loadgen ? cpuSeconds(pids.loadgen) : 0,
     machine: machineTicks(),
+    threads: threadCpu(),
   };
 }
 
@@ -97,6 +102,9 @@ export function cpuBetween(before: Snapshot, after: Snapshot, cores: number, has
       : null,
     loadgen: pct(after.loadgen - before.loadgen),
     machine: ticks > 0 ? Math.round(((after.machine.busy - before.machine.busy) / ticks) * cores * 100) : 0,
+    threads: Object.fromEntries(
+      Object.entries(after.threads).map(([kind, secs]) => [kind, pct(secs - (before.threads[kind] ?? 0))]),
+    ),
   };
 }
 
