@@ -365,7 +365,23 @@ export async function startChaosStack(options: ChaosOptions = {}): Promise<Chaos
    */
   const claimed = new Set<string>();
 
-  async function startWorker(index = 0): Promise<void> {
+  /**
+   * Starts a worker; when a port picked for its metrics was taken by another process in the
+   * meantime (test files run side by side), it picks fresh ones and starts it again.
+   */
+  async function startWorker(index = 0, attempts = 3): Promise<void> {
+    try {
+      await startWorkerOnce(index);
+    } catch (error) {
+      if (attempts <= 1 || !String(error).includes('Address already in use')) throw error;
+      const [metrics, sdkMetrics] = (await ports(2)) as [number, number];
+      metricsPorts[index] = metrics;
+      sdkMetricsPorts[index] = sdkMetrics;
+      await startWorker(index, attempts - 1);
+    }
+  }
+
+  async function startWorkerOnce(index: number): Promise<void> {
     if (workers[index]?.alive()) throw new Error(`${workerName(index)} is already running`);
     const seen = await pollers();
     const started = spawnService('worker', index, 'src/worker/main.ts', {
