@@ -325,12 +325,12 @@ async function main(): Promise<void> {
         [
           {
             name: 'B-signal',
-            bisector: bisector(64, 10_000),
+            bisector: bisector(256, 10_000),
             run: (rate) => signalStep(ctx, server, rate, step, `s${++tag}`),
           },
           {
             name: 'Pool direct',
-            bisector: bisector(64, 10_000),
+            bisector: bisector(256, 10_000),
             run: (rate) => poolDirectStep(ctx, server, userId, rate, step, `p${++tag}`),
           },
         ],
