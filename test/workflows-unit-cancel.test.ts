@@ -172,12 +172,15 @@ describe('the pool', () => {
       },
     });
     const order = await pooled('4');
+    const later = await pooled('3');
+    const before = await view();
     const failure = await refused(
       pool().executeUpdate(cancelOrderUpdate, { args: [owner(order.order.orderId)] }),
     );
     expect(fromFailure(failure)).toMatchObject({ code: 'order_not_cancellable' });
-    expect(await pooledIds()).toEqual([order.order.orderId]);
-    expect((await view())?.total).toBe('4.00');
+    // Back in its place: still the oldest, so the pool's flush time has not moved.
+    expect(await pooledIds()).toEqual([order.order.orderId, later.order.orderId]);
+    expect(await view()).toMatchObject({ total: '7.00', flush_at: before?.flush_at });
   });
 });
 
