@@ -4,7 +4,9 @@
  * and the whole machine (which includes whatever else runs on it).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { threadCpu, type ThreadCpu } from './threads.js';
+import type { Stack } from './stack.js';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -121,4 +123,26 @@ export function cpuPerOp(cpu: CpuUse | undefined, throughput: number) {
   if (!cpu || throughput <= 0) return undefined;
   const ms = (pct: number | null) => (pct === null ? null : Number(((pct * 10) / throughput).toFixed(1)));
   return { app: ms(cpu.bench), temporal: ms(cpu.temporal), postgres: ms(cpu.postgres) };
+}
+
+/** The processes a step's CPU is read from: Temporal, the load generator, and a local Postgres. */
+export async function stackPids(stack: Stack, loadgen: number | undefined): Promise<CpuPids> {
+  const pids: CpuPids = { temporal: stack.temporal.pid, loadgen };
+  if (stack.postgres.local) {
+    const backends = await stack.pool.query<{ pid: number }>(
+      'select pid from pg_stat_activity where datname = current_database()',
+    );
+    pids.postmaster = backends.rows.map((r) => parentOf(r.pid)).find((p) => p !== undefined && p > 1);
+  }
+  return pids;
+}
+
+/** Runs `work` and reports the CPU each part of the stack used meanwhile. */
+export function measurer(pids: CpuPids) {
+  const cores = cpus().length;
+  return async <T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUse }> => {
+    const before = snapshot(pids);
+    const result = await work();
+    return { result, cpu: cpuBetween(before, snapshot(pids), cores, pids.postmaster !== undefined) };
+  };
 }

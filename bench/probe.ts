@@ -5,10 +5,9 @@
  * rate, latency and CPU ms per operation: the Temporal server, Postgres, and this process by thread
  * kind (main, workflow threads, V8 helpers, Temporal core, libuv pool).
  */
-import { cpus } from 'node:os';
 import { formatUsd } from '../src/domain/money.js';
 import { signalStep, startBaselineServer, temporalStep, type BenchContext } from './baselines.js';
-import { cpuBetween, parentOf, snapshot, type CpuPids } from './cpu.js';
+import { measurer, stackPids } from './cpu.js';
 import { LoadGenerator } from './load.js';
 import { poolDirectStep, poolTaskQueue } from './pool.js';
 import { startStack } from './stack.js';
@@ -44,22 +43,10 @@ const server = await startBaselineServer(stack, {
   maxWaitMs: stack.env.AGGREGATION_MAX_WAIT,
 });
 try {
-  const pids: CpuPids = { temporal: stack.temporal.pid, loadgen: load.pid };
-  const backends = await stack.pool.query<{ pid: number }>(
-    'select pid from pg_stat_activity where datname = current_database()',
-  );
-  pids.postmaster = backends.rows.map((r) => parentOf(r.pid)).find((p) => p !== undefined && p > 1);
   const ctx: BenchContext = {
     stack,
     load,
-    async measure(work) {
-      const before = snapshot(pids);
-      const result = await work();
-      return {
-        result,
-        cpu: cpuBetween(before, snapshot(pids), cpus().length, pids.postmaster !== undefined),
-      };
-    },
+    measure: measurer(await stackPids(stack, load.pid)),
     stamp,
     criteria: { p99BudgetMs: 500, minSuccess: 0.99, minThroughput: 0.95 },
     stepSeconds: seconds,

@@ -23,7 +23,7 @@ import { exchangeRoundTrip, poolDirectStep, poolTaskQueue } from './pool.js';
 import { shardSweep } from './pool-shards.js';
 import { computeRatios, flatFigures, poolCeiling, render, writeResults, type Results } from './report.js';
 import { FORCED_ENV, startStack, type Stack } from './stack.js';
-import { cpuBetween, parentOf, snapshot, type CpuPids } from './cpu.js';
+import { measurer, stackPids } from './cpu.js';
 import { interleave, type StepResult } from './stats.js';
 import {
   createUsers,
@@ -211,22 +211,10 @@ async function main(): Promise<void> {
     `ladders: doubling, then bisection to ${config.tolerance * 100} %; best pass and first fail run ${config.repeats}× and the majority decides; figures are medians [min–max] of the best rate's runs`,
   );
 
-  const pids: CpuPids = { temporal: stack.temporal.pid, loadgen: load.pid };
-  if (stack.postgres.local) {
-    const backends = await stack.pool.query<{ pid: number }>(
-      'select pid from pg_stat_activity where datname = current_database()',
-    );
-    pids.postmaster = backends.rows.map((r) => parentOf(r.pid)).find((p) => p !== undefined && p > 1);
-  }
-  const cores = cpus().length;
   const ctx: BenchContext = {
     stack,
     load,
-    async measure(work) {
-      const before = snapshot(pids);
-      const result = await work();
-      return { result, cpu: cpuBetween(before, snapshot(pids), cores, pids.postmaster !== undefined) };
-    },
+    measure: measurer(await stackPids(stack, load.pid)),
     stamp,
     criteria: { p99BudgetMs: config.p99BudgetMs, minSuccess: 0.99, minThroughput: 0.95 },
     stepSeconds: config.stepSeconds,
