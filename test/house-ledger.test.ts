@@ -263,6 +263,20 @@ describe('a batch', () => {
     expect(await failuresOf('BTC-1-house')).toEqual([]);
   });
 
+  it('opened again with more orders, keeps the ones it holds and names those still waiting', async () => {
+    const orders = [await placeOrder('0.00006'), await placeOrder('0.00008'), await placeOrder('0.00006')];
+    const first = await openBatch(em(), 'BTC-2-again', 'BTC', orders.slice(0, 2), 1000n);
+    expect(first).toMatchObject({ orderIds: orders.slice(0, 2), ordersTotal: '7.00', waiting: [] });
+    // A third order claimed elsewhere meanwhile is not waiting any more.
+    const other = await placeOrder('0.00006');
+    await openBatch(em(), 'BTC-3-other', 'BTC', [other], 1000n);
+    const again = await openBatch(em(), 'BTC-2-again', 'BTC', [...orders, other], 1000n);
+    expect(again).toEqual({ ...first, waiting: [orders[2]] });
+    expect(await run("select count(*)::int as n from orders where batch_id = 'BTC-2-again'")).toEqual([
+      { n: 2 },
+    ]);
+  });
+
   it('a fill for an unknown batch is refused', async () => {
     await expect(completeBatch(em(), 'BTC-9-nothing', fillFor('BTC-9-nothing'))).rejects.toThrow(DataError);
   });

@@ -250,6 +250,30 @@ it('a batch bought but whose answer was lost is found under its batch id and com
   expect(stubs.callsTo('failBatch')).toEqual([]);
 });
 
+it('keeps the orders a batch opened again did not take, and buys them in the next batch', async () => {
+  // The batch was opened once already, with the first two orders, by a try of the pool's workflow
+  // task that was then failed; the task runs again with the third order too.
+  const s: Stubs = setUp({
+    openBatch: async (batchId, c, ids) => {
+      if (s.callsTo('openBatch').length === 1) await s.defaults.openBatch(batchId, c, ids.slice(0, 2));
+      return s.defaults.openBatch(batchId, c, ids);
+    },
+  });
+  const orders = [await pooled('4'), await pooled('3')];
+  const ids = orders.map((o) => o.order.orderId);
+  const third = await pooled('3');
+  const settled = await results([...orders, third].map((o) => o.handle));
+  const [first, second] = batchIds();
+  expect(stubs.callsTo('openBatch')).toEqual([
+    [first, crypto, [...ids, third.order.orderId]],
+    [second, crypto, [third.order.orderId]],
+  ]);
+  expect(settled).toEqual([
+    ...ids.map((orderId) => ({ orderId, state: 'completed', batchId: first })),
+    { orderId: third.order.orderId, state: 'completed', batchId: second },
+  ]);
+});
+
 it('buys a pool holding more than one batch may in batches of at most 500 orders, oldest first', async () => {
   setUp();
   // A pool that fell behind: 1,100 $1 orders already held (as carried across continue-as-new).

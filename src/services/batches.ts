@@ -18,6 +18,12 @@ export interface OpenedBatch {
   ordersTotal: string;
   houseTopUp: string;
   notional: string;
+  /**
+   * Orders asked for that this batch does not hold but that still wait for one (aggregated, in no
+   * batch): only when the batch was already opened, by an earlier try, with fewer orders. The pool
+   * keeps them for its next batch. (Absent from results recorded before it existed.)
+   */
+  waiting?: number[];
 }
 
 const BATCH_COLUMNS = ['id', 'orders_total', 'house_top_up', 'notional'] as const;
@@ -45,6 +51,27 @@ const toOpened = (
 });
 
 /**
+ * Of `orderIds`, those not in `held` that still wait for a batch. A pool whose workflow task ran
+ * openBatch and was then failed (a worker killed, or the server failing a task that signals had
+ * queued behind) opens the same batch again, now with the orders that arrived meanwhile too.
+ */
+async function stillWaiting(em: EntityManager, crypto: string, orderIds: number[], held: number[]) {
+  const others = orderIds.filter((id) => !held.includes(id));
+  if (others.length === 0) return [];
+  const rows = await sqlOf(em)
+    .selectFrom('orders as o')
+    .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
+    .select('o.id')
+    .where('o.id', '=', sql<number>`any(${pgIdArray(others)}::bigint[])`)
+    .where('c.name', '=', crypto)
+    .where('o.state', '=', 'aggregated')
+    .where('o.batch_id', 'is', null)
+    .orderBy('o.id')
+    .execute();
+  return rows.map((r) => Number(r.id));
+}
+
+/**
  * Claims the given pooled orders for a new batch, in one transaction: only orders still
  * `aggregated` and in no batch are taken, so no order is ever in two batches. When they sum to
  * less than `minimum` (or the crypto's market minimum, if higher) the house tops the batch up to
@@ -64,7 +91,10 @@ export async function openBatch(
       .select(BATCH_COLUMNS)
       .where('id', '=', batchId)
       .executeTakeFirst();
-    if (existing) return toOpened(existing, await batchOrders(tx, batchId));
+    if (existing) {
+      const held = await batchOrders(tx, batchId);
+      return { ...toOpened(existing, held), waiting: await stillWaiting(tx, crypto, orderIds, held) };
+    }
     // Locked in id order, so two claims over the same orders never deadlock.
     const claimed = await db
       .selectFrom('orders as o')
@@ -78,7 +108,14 @@ export async function openBatch(
       .forUpdate(['o'])
       .execute();
     if (claimed.length === 0)
-      return { batchId, orderIds: [], ordersTotal: '0.00', houseTopUp: '0.00', notional: '0.00' };
+      return {
+        batchId,
+        orderIds: [],
+        ordersTotal: '0.00',
+        houseTopUp: '0.00',
+        notional: '0.00',
+        waiting: [],
+      };
     const ordersTotal = claimed.reduce((acc, o) => acc + readUsd(o.total_price), 0n);
     const floor = poolThreshold(minimum, readUsd(claimed[0]!.min_notional));
     const houseTopUp = ordersTotal < floor ? floor - ordersTotal : 0n;
@@ -102,7 +139,7 @@ export async function openBatch(
       .execute();
     // Their owners see the batch id appear on them.
     await publishOrderChanges(tx, ids);
-    return toOpened(row, ids);
+    return { ...toOpened(row, ids), waiting: [] };
   });
 }
 

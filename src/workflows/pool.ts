@@ -187,7 +187,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
       buying = new Set(orders.map((o) => o.orderId));
       const batchId = `${input.crypto}-${++batches}-${uuid4().slice(0, 8)}`;
       // The batch is a trace of its own, linked to the trace of each order it buys for.
-      await inLinkedTrace(
+      const waiting = await inLinkedTrace(
         'BuyBatch',
         { 'batch.id': batchId, 'batch.crypto': input.crypto, 'batch.orders': orders.length },
         orders.flatMap((o) => (o.trace ? [o.trace] : [])),
@@ -197,7 +197,9 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
             orders.map((o) => o.orderId),
           ),
       );
+      // Orders the batch could not take and that still wait (see buyBatch) stay for the next one.
       for (const o of orders) {
+        if (waiting.has(o.orderId)) continue;
         remove(o);
         settled.add(o.orderId);
       }
@@ -223,11 +225,18 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     for (const o of after) add(o);
   }
 
-  async function buyBatch(batchId: string, orderIds: number[]): Promise<void> {
+  /**
+   * Opens, buys and settles one batch, and returns the orders asked for that it did not take but
+   * that still wait for a batch. Those exist when a workflow task that opened this batch with local
+   * activities was failed and run again with the orders that arrived meanwhile: the batch keeps the
+   * orders its first open took (it may be bought already), and the others wait for the next.
+   */
+  async function buyBatch(batchId: string, orderIds: number[]): Promise<Set<number>> {
     const locally = locallyFor(orderIds.length);
     const db = locally ? localDb : remoteDb;
     const batch = await db.openBatch(batchId, input.crypto, orderIds);
-    if (batch.orderIds.length === 0) return;
+    const waiting = new Set(batch.waiting ?? []);
+    if (batch.orderIds.length === 0) return waiting;
     const bought = await purchase('batch', [batch, input.crypto], batch.batchId, input.crypto, locally);
     let settlement: Settlement;
     const failed = 'fill' in bought ? await completed(db, batch.batchId, bought.fill) : bought.failed;
@@ -245,6 +254,7 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
           .catch(() => undefined),
       ),
     );
+    return waiting;
   }
 
   /**

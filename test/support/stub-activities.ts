@@ -156,7 +156,10 @@ export function createStubActivities(options: StubOptions): Stubs {
     async openBatch(batchId, _crypto, orderIds) {
       // Like the service: a retried open returns the same batch; orders already batched are left out.
       const opened = batches.get(batchId);
-      if (opened) return opened;
+      if (opened) {
+        const waiting = orderIds.filter((id) => !batchOf.has(id));
+        return { ...opened, waiting };
+      }
       const ids = orderIds.filter((id) => !batchOf.has(id));
       const ordersTotal = sum(ids.map((id) => readUsd(orders.get(id)?.total_price ?? '0.00')));
       const minimum = thresholdNow();
