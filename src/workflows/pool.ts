@@ -81,8 +81,7 @@ export interface PoolInput {
  * The pool of one crypto's small orders. Signals add orders (deduplicated by id); once the pool
  * reaches the threshold, or its oldest order has waited `maxWaitMs`, one batch buys them all (at
  * most MAX_BATCH_ORDERS; the rest in the next). Orders arriving while a batch is bought wait for the
- * next one. The pool continues-as-new when
- * Temporal suggests it, carrying every pending order.
+ * next one. The pool continues-as-new when Temporal suggests it, carrying every pending order.
  */
 export async function poolWorkflow(input: PoolInput): Promise<void> {
   // New runs choose per batch; runs that recorded only the local-activity patch ran every batch
