@@ -13,6 +13,9 @@ import {
  * every caller's reach, and takes the process down. Here a closing connection starts no new retry,
  * and `close()` first lets the retries already scheduled run (each then fails for good).
  */
+/** How long past a retry's due time `close()` still waits for it. */
+const RETRY_MARGIN_MS = 250;
+
 export async function connectClient(options: ConnectionOptions): Promise<Connection> {
   const retry = defaultGrpcRetryOptions();
   let closing = false;
@@ -34,8 +37,10 @@ export async function connectClient(options: ConnectionOptions): Promise<Connect
   const close = connection.close.bind(connection);
   connection.close = async () => {
     closing = true;
-    const pending = retriesUntil - Date.now();
-    if (pending > 0) await sleep(pending + 50);
+    // Timers are due by the event loop's cached clock, which lags the wall clock while the loop is
+    // busy: wait on the wall clock, with a margin, until every scheduled retry has had its turn.
+    while (Date.now() < retriesUntil + RETRY_MARGIN_MS)
+      await sleep(retriesUntil + RETRY_MARGIN_MS - Date.now());
     await close();
   };
   return connection;
