@@ -262,15 +262,19 @@ it('keeps the orders a batch opened again did not take, and buys them in the nex
   const orders = [await pooled('4'), await pooled('3')];
   const ids = orders.map((o) => o.order.orderId);
   const third = await pooled('3');
-  const settled = await results([...orders, third].map((o) => o.handle));
+  await until(async () => (await pooledIds()).includes(third.order.orderId));
+  // $3 still waiting + $7 fill the next batch (no waiting for the max wait).
+  const fourth = await pooled('7');
+  const later = [third, fourth].map((o) => o.order.orderId);
+  const settled = await results([...orders, third, fourth].map((o) => o.handle));
   const [first, second] = batchIds();
   expect(stubs.callsTo('openBatch')).toEqual([
     [first, crypto, [...ids, third.order.orderId]],
-    [second, crypto, [third.order.orderId]],
+    [second, crypto, later],
   ]);
   expect(settled).toEqual([
     ...ids.map((orderId) => ({ orderId, state: 'completed', batchId: first })),
-    { orderId: third.order.orderId, state: 'completed', batchId: second },
+    ...later.map((orderId) => ({ orderId, state: 'completed', batchId: second })),
   ]);
 });
 
