@@ -23,7 +23,7 @@ import type { Stack } from './stack.js';
 import { addToPoolSignal } from '../src/workflows/definitions.js';
 import type { PoolInput } from '../src/workflows/pool.js';
 import { POOLED_AMOUNT, POOLED_TOTAL } from './pool.js';
-import { judge, type Criteria, type StepResult } from './stats.js';
+import { failStep, judge, type Criteria, type StepResult } from './stats.js';
 import {
   benchCountQuery,
   benchCountSignal,
@@ -188,13 +188,8 @@ export async function signalStep(
   }
   const out: SignalStep = { ...judged, queryLagMs, counted };
   if (queryLagMs === null || queryLagMs > ctx.criteria.p99BudgetMs) {
-    out.pass = false;
-    out.why = [
-      out.why,
-      `query shows ${counted}/${judged.ok} ${queryLagMs ?? `>${ctx.criteria.p99BudgetMs}`} ms after the last ack`,
-    ]
-      .filter(Boolean)
-      .join('; ');
+    const lag = queryLagMs ?? `>${ctx.criteria.p99BudgetMs}`;
+    failStep(out, `query shows ${counted}/${judged.ok} ${lag} ms after the last ack`);
   }
   await handle.terminate('bench step done').catch(() => undefined);
   return out;

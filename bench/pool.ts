@@ -14,7 +14,7 @@ import { exchangeOptions } from '../src/config/exchange.js';
 import { poolQuery } from '../src/workflows/definitions.js';
 import type { BenchContext, BaselineServer } from './baselines.js';
 import type { Stack } from './stack.js';
-import { judge, summarize, type LatencySummary, type StepResult } from './stats.js';
+import { failStep, judge, summarize, type LatencySummary, type StepResult } from './stats.js';
 
 /** The bench's pooled orders: 0.5 ABAN at the seeded $4.00. */
 export const POOLED_AMOUNT = '0.50000000';
@@ -107,13 +107,8 @@ export async function poolDirectStep(
   await handle.terminate('bench step done').catch(() => undefined);
   const step: PoolDirectStep = { ...judged, queryLagMs, absorbed, drainMs, batches: Number(rows[0]?.n ?? 0) };
   if (queryLagMs === null || queryLagMs > ctx.criteria.p99BudgetMs) {
-    step.pass = false;
-    step.why = [
-      step.why,
-      `pool shows ${absorbed}/${judged.ok} ${queryLagMs ?? `>${ctx.criteria.p99BudgetMs}`} ms after the last ack`,
-    ]
-      .filter(Boolean)
-      .join('; ');
+    const lag = queryLagMs ?? `>${ctx.criteria.p99BudgetMs}`;
+    failStep(step, `pool shows ${absorbed}/${judged.ok} ${lag} ms after the last ack`);
   }
   return step;
 }

@@ -193,3 +193,9 @@ export function summarizeLadder<S extends StepResult>(steps: S[], bisector: Bise
   if (best) ladder.best = best;
   return ladder;
 }
+
+/** Fails a step for `reason`, after any reason it already failed for. */
+export function failStep(step: StepResult, reason: string): void {
+  step.pass = false;
+  step.why = [step.why, reason].filter(Boolean).join('; ');
+}

@@ -8,7 +8,7 @@ import { hashPassword } from '../src/services/accounts.js';
 import type { BenchContext } from './baselines.js';
 import { parentOf, serverPids } from './cpu.js';
 import { batchLag, type BatchLag } from './pool.js';
-import { judge, summarize, type LatencySummary, type StepResult } from './stats.js';
+import { failStep, judge, summarize, type LatencySummary, type StepResult } from './stats.js';
 
 export interface BenchUser {
   id: number;
@@ -139,13 +139,8 @@ export async function orderStep(
     step.meanBatchSize = Number((rows.filter((r) => r.batch_id).length / batchIds.length).toFixed(1));
     step.batchLag = await batchLag(ctx.stack, ids);
   }
-  const reasons = step.why ? [step.why] : [];
-  if (unsettled > mayWait) reasons.push(`${unsettled} orders not settled 15 s after the step`);
-  if (step.failed > 0) reasons.push(`${step.failed} orders failed`);
-  if (reasons.length) {
-    step.pass = false;
-    step.why = reasons.join('; ');
-  }
+  if (unsettled > mayWait) failStep(step, `${unsettled} orders not settled 15 s after the step`);
+  if (step.failed > 0) failStep(step, `${step.failed} orders failed`);
   return step;
 }
 

@@ -50,24 +50,27 @@ const toOpened = (
   notional: formatUsd(readUsd(row.notional)),
 });
 
+/** Of `orderIds`, the orders of `crypto` that still wait for a batch (aggregated, in none), by id. */
+const waitingOrders = (em: EntityManager, crypto: string, orderIds: number[]) =>
+  sqlOf(em)
+    .selectFrom('orders as o')
+    .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
+    .where('o.id', '=', sql<number>`any(${pgIdArray(orderIds)}::bigint[])`)
+    .where('c.name', '=', crypto)
+    .where('o.state', '=', 'aggregated')
+    .where('o.batch_id', 'is', null)
+    .orderBy('o.id');
+
 /**
  * Of `orderIds`, those not in `held` that still wait for a batch. A pool whose workflow task ran
  * openBatch and was then failed (a worker killed, or the server failing a task that signals had
  * queued behind) opens the same batch again, now with the orders that arrived meanwhile too.
  */
 async function stillWaiting(em: EntityManager, crypto: string, orderIds: number[], held: number[]) {
-  const others = orderIds.filter((id) => !held.includes(id));
+  const inBatch = new Set(held);
+  const others = orderIds.filter((id) => !inBatch.has(id));
   if (others.length === 0) return [];
-  const rows = await sqlOf(em)
-    .selectFrom('orders as o')
-    .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
-    .select('o.id')
-    .where('o.id', '=', sql<number>`any(${pgIdArray(others)}::bigint[])`)
-    .where('c.name', '=', crypto)
-    .where('o.state', '=', 'aggregated')
-    .where('o.batch_id', 'is', null)
-    .orderBy('o.id')
-    .execute();
+  const rows = await waitingOrders(em, crypto, others).select('o.id').execute();
   return rows.map((r) => Number(r.id));
 }
 
@@ -96,15 +99,8 @@ export async function openBatch(
       return { ...toOpened(existing, held), waiting: await stillWaiting(tx, crypto, orderIds, held) };
     }
     // Locked in id order, so two claims over the same orders never deadlock.
-    const claimed = await db
-      .selectFrom('orders as o')
-      .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
+    const claimed = await waitingOrders(tx, crypto, orderIds)
       .select(['o.id', 'o.total_price', 'o.crypto_id', 'c.min_notional'])
-      .where('o.id', '=', sql<number>`any(${pgIdArray(orderIds)}::bigint[])`)
-      .where('c.name', '=', crypto)
-      .where('o.state', '=', 'aggregated')
-      .where('o.batch_id', 'is', null)
-      .orderBy('o.id')
       .forUpdate(['o'])
       .execute();
     if (claimed.length === 0)
