@@ -33,6 +33,8 @@ export class OrderEventHub {
   private readonly streams = new Map<number, Set<EventSink>>();
   private listener?: OrderEventListener;
   private cleanup?: NodeJS.Timeout;
+  /** The deletion under way, if any: stop() waits for it, so the database is not closed under it. */
+  private cleaning?: Promise<void>;
 
   constructor(private readonly options: OrderEventHubOptions) {}
 
@@ -43,10 +45,12 @@ export class OrderEventHub {
       onConnected: () => this.streams.forEach((sinks) => sinks.forEach((sink) => sink.resync())),
       onError: (error) => log.warn({ err: error }, 'order events: listener connection lost, reconnecting'),
     });
-    const clean = () =>
-      deleteOldOrderEvents(this.options.orm.em.fork(), this.options.retentionMs).catch((error: unknown) =>
-        log.warn({ err: error }, 'order events: cleanup failed'),
-      );
+    const clean = () => {
+      this.cleaning ??= deleteOldOrderEvents(this.options.orm.em.fork(), this.options.retentionMs)
+        .then(() => undefined)
+        .catch((error: unknown) => log.warn({ err: error }, 'order events: cleanup failed'))
+        .finally(() => (this.cleaning = undefined));
+    };
     void clean();
     this.cleanup = setInterval(clean, CLEANUP_INTERVAL_MS);
     this.cleanup.unref();
@@ -81,6 +85,6 @@ export class OrderEventHub {
   async stop(): Promise<void> {
     this.closeStreams();
     clearInterval(this.cleanup);
-    await this.listener?.close();
+    await Promise.all([this.listener?.close(), this.cleaning]);
   }
 }
