@@ -1,4 +1,5 @@
 import { refreshPricesWorkflow } from '../src/workflows/index.js';
+import { poolWorkflowId } from '../src/workflows/definitions.js';
 import { ADMIN, eventually, login, startApi, type TestApi, fundedUser, balanceOf } from './support/api.js';
 
 let api: TestApi;
@@ -160,5 +161,29 @@ describe('pool view', () => {
     expect(Date.parse(second.flush_at) - Date.parse(second.orders[0].added_at)).toBe(
       api.env.AGGREGATION_MAX_WAIT,
     );
+  });
+
+  it('answers 503 within the RPC deadline when a running pool has no worker, and an empty pool once it is closed', async () => {
+    // A BTC pool on a task queue nobody polls: its query could never be answered.
+    const orphan = await api.temporal.workflow.start('poolWorkflow', {
+      workflowId: poolWorkflowId('BTC'),
+      taskQueue: `nobody-polls-${process.pid}`,
+      args: [{ crypto: 'BTC', threshold: '10.00', maxWaitMs: 60_000 }],
+    });
+    const started = Date.now();
+    const refused = await api.call('GET', 'admin/pools/', { token: admin });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('temporal_unavailable');
+    expect(Date.now() - started).toBeLessThan(api.env.TEMPORAL_RPC_TIMEOUT + 3_000);
+
+    // Closed, its last run is not queried (that would wait for the same missing worker).
+    await orphan.terminate('test: orphan pool');
+    const res = await api.call('GET', 'admin/pools/', { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.body.find((p: { crypto: string }) => p.crypto === 'BTC')).toMatchObject({
+      total: '0.00',
+      orders: [],
+      flush_at: null,
+    });
   });
 });

@@ -155,6 +155,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     },
     async close() {
       await app.close();
+      // The worker stops first, so nothing starts a workflow (a pool) once the list below is taken.
+      worker?.shutdown();
+      await running;
       // Workflows left running (pools) would otherwise meet the next file that uses this namespace.
       for await (const wf of temporal.workflow.list({ query: 'ExecutionStatus="Running"' })) {
         await temporal.workflow
@@ -165,8 +168,6 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
       for await (const schedule of temporal.schedule.list()) {
         await temporal.schedule.getHandle(schedule.scheduleId).delete();
       }
-      worker?.shutdown();
-      await running;
       await nativeConnection?.close();
       await connection.close();
       await sim?.app.close();

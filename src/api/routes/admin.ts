@@ -3,6 +3,7 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { conflict, forbidden } from '../../domain/errors.js';
 import { fromFailure } from '../../temporal/failures.js';
+import { readPoolView } from '../../temporal/pool-view.js';
 import {
   auditedReconcile,
   heldOrderState,
@@ -11,12 +12,7 @@ import {
   listWallets,
   updateCrypto,
 } from '../../services/admin.js';
-import {
-  orderWorkflowId,
-  poolQuery,
-  poolWorkflowId,
-  reviewOrderUpdate,
-} from '../../workflows/definitions.js';
+import { orderWorkflowId, reviewOrderUpdate } from '../../workflows/definitions.js';
 import {
   cryptoAdminSchema,
   errorSchema,
@@ -145,22 +141,30 @@ export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> 
         tags,
         security,
         summary: 'The pool of small orders of every crypto (from its workflow)',
-        response: { 200: z.array(poolSchema), ...denied },
+        response: { 200: z.array(poolSchema), 503: errorSchema, ...denied },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const cryptos = await listCryptos(request.em);
-      return Promise.all(
-        cryptos.map(async ({ name, min_notional }) => {
-          try {
-            return poolAges(await temporal.workflow.getHandle(poolWorkflowId(name)).query(poolQuery));
-          } catch {
-            // No pool workflow yet: nothing has been pooled for this crypto.
+      try {
+        return await Promise.all(
+          cryptos.map(async ({ name, min_notional }) => {
+            const view = await readPoolView(temporal, name, env.TEMPORAL_RPC_TIMEOUT);
+            if (view) return poolAges(view);
+            // No pool running: nothing waits to be pooled for this crypto.
             const threshold = poolThreshold(env.AGGREGATION_THRESHOLD, readUsd(min_notional));
             return emptyPool(name, formatUsd(threshold));
-          }
-        }),
-      );
+          }),
+        );
+      } catch (error) {
+        request.log.warn({ err: error }, 'a pool did not answer its query');
+        return reply.status(503).send({
+          error: {
+            code: 'temporal_unavailable',
+            message: 'the pools cannot be read right now (a pool workflow did not answer in time)',
+          },
+        });
+      }
     },
   );
 
