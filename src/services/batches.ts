@@ -152,12 +152,13 @@ export async function completeBatch(em: EntityManager, batchId: string, fill: Fi
       .selectFrom('batches as b')
       .innerJoin('crypto_currencies as c', 'c.id', 'b.crypto_id')
       .select(['b.state', 'b.house_top_up', 'b.notional', 'b.crypto_id', 'c.name as crypto'])
+      .select(purchaseRecorded(batchId).as('recorded'))
       .where('b.id', '=', batchId)
       .forUpdate(['b'])
       .executeTakeFirst();
     if (!batch) throw new DataError(`a fill for batch ${batchId}, which does not exist`);
     const parsed = parseFill(fill, { clientOrderId: batchId, crypto: batch.crypto });
-    if (batch.state === 'completed' || (await purchaseRecorded(tx, batchId))) return [];
+    if (batch.state === 'completed' || batch.recorded) return [];
     if (batch.state !== 'open') throw new DataError(`a fill for batch ${batchId}, which is ${batch.state}`);
     await db
       .updateTable('batches')

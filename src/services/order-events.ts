@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql } from 'kysely';
+import { sql, type Expression } from 'kysely';
 import { sqlOf } from '../db/kysely.js';
 import { pgIdArray } from '../db/values.js';
 import type { OrderView } from '../domain/orders.js';
@@ -35,20 +35,11 @@ interface Change {
 /**
  * Stores the changes as events and sends them to every listening API process, in the caller's
  * transaction: the rows and the notifications commit with the change itself, or not at all
- * (Postgres delivers a NOTIFY only once its transaction commits). Each user's events are ordered
- * by a lock held until commit and taken before the id is drawn, so a user's event ids increase in
- * the order their transactions commit: an id seen means every smaller id of that user committed.
- * Users are locked in id order, and every caller publishes once, after its other locks, so a
- * transaction holding one of these locks waits only for another of them, of a larger user id: no
- * deadlock can form through them.
+ * (Postgres delivers a NOTIFY only once its transaction commits). The caller holds the lock of each
+ * changed user (`lockUsers`).
  */
-async function recordEvents(tx: EntityManager, changes: Change[]): Promise<void> {
+async function insertEvents(tx: EntityManager, changes: Change[]): Promise<void> {
   if (changes.length === 0) return;
-  if (!tx.isInTransaction())
-    throw new Error('order events are recorded in the transaction that changes the order');
-  const db = sqlOf(tx);
-  for (const userId of [...new Set(changes.map((c) => c.userId))].sort((a, b) => a - b))
-    await sql`select pg_advisory_xact_lock(${EVENT_LOCK_CLASS}::int, ${userId}::int)`.execute(db);
   const rows = sql.join(
     changes.map((c) => sql`(${c.userId}::int, ${c.orderId}::bigint, ${JSON.stringify(c.data)}::jsonb)`),
   );
@@ -59,34 +50,52 @@ async function recordEvents(tx: EntityManager, changes: Change[]): Promise<void>
     )
     select pg_notify(${ORDER_EVENTS_CHANNEL},
                      json_build_object('id', id, 'user_id', user_id, 'order_id', order_id, 'data', payload)::text)
-      from e order by id`.execute(db);
+      from e order by id`.execute(sqlOf(tx));
+}
+
+/**
+ * Each user's events are ordered by a lock held until commit and taken before the id is drawn, so
+ * a user's event ids increase in the order their transactions commit: an id seen means every
+ * smaller id of that user committed. Users are locked in id order, and every caller publishes
+ * once, after its other locks, so a transaction holding one of these locks waits only for another
+ * of them, of a larger user id: no deadlock can form through them.
+ */
+const userLock = (userId: Expression<number> | number) =>
+  sql<null>`pg_advisory_xact_lock(${EVENT_LOCK_CLASS}::int, ${userId}::int)`;
+
+function inTransaction(tx: EntityManager): void {
+  if (!tx.isInTransaction())
+    throw new Error('order events are recorded in the transaction that changes the order');
 }
 
 /**
  * The one way an order's change reaches its owner's event stream: called by every transaction that
  * changes an order row, after its last change, with the ids of the orders it changed. Publishes each
- * order as it now reads in this transaction.
+ * order as it now reads in this transaction, and returns what it published. One statement reads the
+ * orders and takes their users' locks: sorted by user, the locks are taken in that order (Postgres
+ * evaluates a volatile function of the select list after the sort).
  */
-export async function publishOrderChanges(tx: EntityManager, orderIds: number[]): Promise<void> {
-  if (orderIds.length === 0) return;
+export async function publishOrderChanges(tx: EntityManager, orderIds: number[]): Promise<OrderView[]> {
+  if (orderIds.length === 0) return [];
+  inTransaction(tx);
   const rows = await selectOrders(tx)
-    .select('o.user_id')
+    .select((eb) => ['o.user_id', userLock(eb.ref('o.user_id')).as('locked')])
     .where('o.id', '=', sql<number>`any(${pgIdArray(orderIds)}::bigint[])`)
+    .orderBy('o.user_id')
     .orderBy('o.id')
     .execute();
-  await recordEvents(
-    tx,
-    rows.flatMap((row) => {
-      try {
-        return [{ userId: row.user_id, orderId: Number(row.id), data: toOrderView(row) }];
-      } catch (error) {
-        // A row that cannot be read cannot be shown either (nor by GET orders/{id}/); its change,
-        // such as the refund of an order whose data is unreadable, must still commit.
-        if (error instanceof DataError) return [];
-        throw error;
-      }
-    }),
-  );
+  const changes = rows.flatMap((row) => {
+    try {
+      return [{ userId: row.user_id, orderId: Number(row.id), data: toOrderView(row) }];
+    } catch (error) {
+      // A row that cannot be read cannot be shown either (nor by GET orders/{id}/); its change,
+      // such as the refund of an order whose data is unreadable, must still commit.
+      if (error instanceof DataError) return [];
+      throw error;
+    }
+  });
+  await insertEvents(tx, changes);
+  return changes.map((c) => c.data);
 }
 
 /** A placement the debit refused has no order row; its owner sees it `rejected`, as `GET orders/{id}/` shows it. */
@@ -95,7 +104,9 @@ export async function publishPlacement(
   userId: number,
   view: PlacementView,
 ): Promise<void> {
-  await recordEvents(tx, [{ userId, orderId: view.id, data: view }]);
+  inTransaction(tx);
+  await sql`select ${userLock(userId)}`.execute(sqlOf(tx));
+  await insertEvents(tx, [{ userId, orderId: view.id, data: view }]);
 }
 
 const toEvent = (row: { id: string; user_id: number; order_id: string; payload: unknown }): OrderEvent => ({

@@ -16,7 +16,7 @@ import { isoTime } from '../db/values.js';
 import { sqlOf } from '../db/kysely.js';
 import { isUniqueViolation } from '../db/violations.js';
 import { sql } from 'kysely';
-import { appendEntry, creditWallet, debitWallet } from './wallet.js';
+import { creditWallet, debitWallet } from './wallet.js';
 import { claimQuote } from './quote-claims.js';
 import { priceOrder } from '../domain/pricing.js';
 import { gatherFraudFacts } from './fraud.js';
@@ -138,46 +138,47 @@ function routeOf(
 }
 
 /**
- * Locks the buyer's account for the debit transaction: the user row against deletion, the wallet
- * against concurrent debits. A user deleted after their token was issued is refused here, before
- * anything is read that would not make sense without them.
+ * Locks the buyer's account for the debit transaction, the user row against deletion and the
+ * wallet against concurrent debits, and says whether the order is already there (a retry). A user
+ * deleted after their token was issued is refused here, before anything is read that would not
+ * make sense without them. One statement in the usual case; a second only to tell a refusal apart.
  */
-async function lockBuyer(tx: EntityManager, userId: number): Promise<void> {
+async function lockBuyer(tx: EntityManager, userId: number, orderId: number): Promise<{ placed: boolean }> {
   const db = sqlOf(tx);
-  const user = await db
-    .selectFrom('users')
-    .select('id')
-    .where('id', '=', userId)
-    .forKeyShare()
+  const locked = await db
+    .selectFrom('users as u')
+    .innerJoin('wallets as w', 'w.user_id', 'u.id')
+    .select((eb) =>
+      eb.exists(eb.selectFrom('orders').select('orders.id').where('orders.id', '=', orderId)).as('placed'),
+    )
+    .where('u.id', '=', userId)
+    .forKeyShare('u')
+    .forUpdate('w')
     .executeTakeFirst();
+  if (locked) return { placed: Boolean(locked.placed) };
+  const user = await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
   if (!user) throw accountNotFound();
-  const wallet = await db
-    .selectFrom('wallets')
-    .select('id')
-    .where('user_id', '=', userId)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!wallet) throw unprocessable('wallet_not_found', 'the account has no wallet');
+  throw unprocessable('wallet_not_found', 'the account has no wallet');
 }
 
 /**
- * The debit: one transaction checks that the buyer and their wallet exist, reads the price, asks the fraud rules, debits the wallet only if it
- * holds the total, and inserts the order and its ledger entry. A rejected order is recorded as
- * failed without moving money; a held one is debited and waits for review. Idempotent by order
- * id: a retry after the commit finds the order and changes nothing (`placedNow` says which call
- * committed it).
+ * The debit: one transaction checks that the buyer and their wallet exist, reads the price, asks
+ * the fraud rules, debits the wallet only if it holds the total, and inserts the order and its
+ * ledger entry. A rejected order is recorded as failed without moving money; a held one is debited
+ * and waits for review. Idempotent by order id: a retry after the commit finds the order and
+ * changes nothing (`placedNow` says which call committed it).
  */
 export async function debitOrder(
   em: EntityManager,
   input: OrderInput,
   options: DebitOptions,
 ): Promise<Placement & { placedNow: boolean }> {
-  const existing = await findPlacement(em, input.orderId, options.threshold);
-  if (existing) return { ...existing, placedNow: false };
-  let placedNow = false;
+  let placed: Placement | undefined;
   try {
-    await em.transactional(async (tx) => {
-      await lockBuyer(tx, input.userId);
+    placed = await em.transactional(async (tx): Promise<Placement | undefined> => {
+      // A retry finds the order placed before anything is checked again (a price or a rule that has
+      // changed since must not refuse an order whose money already moved).
+      if ((await lockBuyer(tx, input.userId, input.orderId)).placed) return undefined;
       const crypto = await activeCrypto(tx, input.crypto);
       // A USD total or a quote fixed the price when the order was accepted; otherwise it is today's.
       const price = input.price === undefined ? crypto.price : readUsd(input.price);
@@ -214,12 +215,21 @@ export async function debitOrder(
       // After the order row, which the quote then points at; a quote already used refuses the order.
       if (input.quoteId !== undefined) await claimQuote(tx, input.quoteId, input.userId, input.orderId);
       if (decision.action !== 'reject') {
-        const wallet = await debitWallet(tx, input.userId, total);
-        await appendEntry(tx, wallet.id, 'withdrawal', total, input.orderId);
+        await debitWallet(tx, input.userId, total, { type: 'withdrawal', orderId: input.orderId });
       }
-      await publishOrderChanges(tx, [input.orderId]);
+      // The order as it is published is the order as placed: no need to read it again.
+      const [order] = await publishOrderChanges(tx, [input.orderId]);
+      if (!order) throw new DataError(`order ${input.orderId} cannot be read back`);
+      return {
+        order,
+        route: routeOf(
+          { state, total_price: order.total_price, fraud_rule: decision.rule ?? null },
+          threshold,
+        ),
+        rule: decision.rule,
+        reason: decision.reason,
+      };
     });
-    placedNow = true;
   } catch (error) {
     // A refusal moved no money: it is recorded so that the order id shows what happened to it.
     if (error instanceof DomainError) {
@@ -229,7 +239,8 @@ export async function debitOrder(
     // A concurrent attempt committed first; fall through to read what it wrote.
     if (!isUniqueViolation(error)) throw error;
   }
-  return { ...(await findPlacement(em, input.orderId, options.threshold))!, placedNow };
+  if (placed) return { ...placed, placedNow: true };
+  return { ...(await findPlacement(em, input.orderId, options.threshold))!, placedNow: false };
 }
 
 /** An order's row once its debit ran; `rejectedBecause` when the fraud rules refused it (no money moved). */
@@ -279,12 +290,13 @@ export async function completeOrder(
       .selectFrom('orders as o')
       .innerJoin('crypto_currencies as c', 'c.id', 'o.crypto_id')
       .select(['o.state', 'o.total_price', 'o.amount', 'o.crypto_id', 'c.name as crypto'])
+      .select(purchaseRecorded(clientOrderId).as('recorded'))
       .where('o.id', '=', orderId)
       .forUpdate(['o'])
       .executeTakeFirst();
     if (!order) throw new DataError(`a fill for order ${orderId}, which does not exist`);
     const parsed = parseFill(fill, { clientOrderId, crypto: order.crypto });
-    if (order.state === 'completed' || (await purchaseRecorded(tx, clientOrderId))) return undefined;
+    if (order.state === 'completed' || order.recorded) return undefined;
     if (order.state !== 'pending' && order.state !== 'held')
       throw new DataError(`a fill for order ${orderId}, which is ${order.state}`);
     const total = readUsd(order.total_price);
@@ -383,7 +395,6 @@ export async function endWithRefund(
     .returning(['user_id', 'total_price', secondsSinceCreated.as('seconds')])
     .executeTakeFirstOrThrow();
   const total = readUsd(order.total_price);
-  const wallet = await creditWallet(tx, order.user_id, total);
-  await appendEntry(tx, wallet.id, 'refund', total, orderId);
+  await creditWallet(tx, order.user_id, total, { type: 'refund', orderId });
   return order.seconds;
 }

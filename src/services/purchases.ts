@@ -7,15 +7,12 @@ import type { OrderState } from '../domain/orders.js';
 import { toPage, type Page } from './pagination.js';
 import { houseEntries, type ParsedFill, type PurchaseFigures } from '../domain/house.js';
 
-/** Whether a purchase is already recorded under this client order id (a retried completion). */
-export async function purchaseRecorded(tx: EntityManager, clientOrderId: string): Promise<boolean> {
-  const row = await sqlOf(tx)
-    .selectFrom('exchange_purchases')
-    .select('client_order_id')
-    .where('client_order_id', '=', clientOrderId)
-    .executeTakeFirst();
-  return row !== undefined;
-}
+/**
+ * Whether a purchase is already recorded under this client order id (a retried completion): a
+ * column for the query that locks the order or batch, so the check costs no round trip of its own.
+ */
+export const purchaseRecorded = (clientOrderId: string) =>
+  sql<boolean>`exists (select 1 from exchange_purchases where client_order_id = ${clientOrderId})`;
 
 /**
  * Writes the exchange purchase and its house entries. Called inside the transaction that completes
@@ -28,37 +25,37 @@ export async function recordPurchase(
   figures: PurchaseFigures & { fill: ParsedFill },
 ): Promise<void> {
   const { fill } = figures;
+  const purchase = {
+    client_order_id: fill.clientOrderId,
+    order_id: 'orderId' in subject ? subject.orderId : null,
+    batch_id: 'batchId' in subject ? subject.batchId : null,
+    crypto_id: cryptoId,
+    symbol: fill.symbol,
+    exchange_order_id: fill.exchangeOrderId,
+    quote_asked: formatUsd(figures.quoteAsked),
+    quote_spent: formatQuantity(fill.quoteSpent),
+    quantity: formatQuantity(fill.quantity),
+    average_price: formatQuantity(fill.averagePrice),
+    commission: formatQuantity(fill.commission),
+    commission_asset: fill.commissionAsset,
+  };
+  const entries = houseEntries(figures).map((e) => ({
+    purchase_id: fill.clientOrderId,
+    kind: e.kind,
+    asset: e.asset,
+    amount: formatQuantity(e.amount),
+    quantity: e.quantity === null ? null : formatQuantity(e.quantity),
+  }));
   const db = sqlOf(tx);
+  if (entries.length === 0) {
+    await db.insertInto('exchange_purchases').values(purchase).execute();
+    return;
+  }
+  // One statement: the entries' foreign key is checked at its end, when the purchase is there.
   await db
-    .insertInto('exchange_purchases')
-    .values({
-      client_order_id: fill.clientOrderId,
-      order_id: 'orderId' in subject ? subject.orderId : null,
-      batch_id: 'batchId' in subject ? subject.batchId : null,
-      crypto_id: cryptoId,
-      symbol: fill.symbol,
-      exchange_order_id: fill.exchangeOrderId,
-      quote_asked: formatUsd(figures.quoteAsked),
-      quote_spent: formatQuantity(fill.quoteSpent),
-      quantity: formatQuantity(fill.quantity),
-      average_price: formatQuantity(fill.averagePrice),
-      commission: formatQuantity(fill.commission),
-      commission_asset: fill.commissionAsset,
-    })
-    .execute();
-  const entries = houseEntries(figures);
-  if (entries.length === 0) return;
-  await db
+    .with('purchase', (q) => q.insertInto('exchange_purchases').values(purchase))
     .insertInto('house_entries')
-    .values(
-      entries.map((e) => ({
-        purchase_id: fill.clientOrderId,
-        kind: e.kind,
-        asset: e.asset,
-        amount: formatQuantity(e.amount),
-        quantity: e.quantity === null ? null : formatQuantity(e.quantity),
-      })),
-    )
+    .values(entries)
     .execute();
 }
 

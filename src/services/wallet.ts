@@ -15,43 +15,74 @@ export async function getBalance(em: EntityManager, userId: number): Promise<Cen
   return readUsd(row.balance);
 }
 
-/** Credits the wallet and appends the ledger entry in one transaction. Returns the new balance. */
+/** Credits the wallet with its ledger entry. Returns the new balance. */
 export async function deposit(em: EntityManager, userId: number, amount: Cents): Promise<Cents> {
-  return em.transactional(async (tx) => {
-    const wallet = await creditWallet(tx, userId, amount);
-    await appendEntry(tx, wallet.id, 'deposit', amount, null);
-    return readUsd(wallet.balance);
-  });
+  const wallet = await creditWallet(em, userId, amount, { type: 'deposit', orderId: null });
+  return readUsd(wallet.balance);
 }
 
-/**
- * Debits the wallet only if it holds enough: the check and the debit are one conditional UPDATE,
- * so concurrent withdrawals can never overdraw it.
- */
+/** Debits the wallet, only if it holds enough, with its ledger entry. Returns the new balance. */
 export async function withdraw(em: EntityManager, userId: number, amount: Cents): Promise<Cents> {
-  return em.transactional(async (tx) => {
-    const wallet = await debitWallet(tx, userId, amount);
-    await appendEntry(tx, wallet.id, 'withdrawal', amount, null);
-    return readUsd(wallet.balance);
-  });
+  const wallet = await debitWallet(em, userId, amount, { type: 'withdrawal', orderId: null });
+  return readUsd(wallet.balance);
+}
+
+/** The ledger entry a wallet change appends: why the money moved, and for which order. */
+export interface EntryOf {
+  type: LedgerType;
+  orderId: number | null;
 }
 
 /**
- * The conditional debit shared by withdrawals and order placement; must run inside a transaction.
- * The balance is changed by the database in the same statement that checks it (never read, changed
- * and written back), which is what keeps concurrent debits from overdrawing the wallet.
+ * Changes the balance by `delta` (a signed SQL numeric) and appends the ledger entry, in one
+ * statement: the entry exists exactly when the change happened, even outside a transaction. The
+ * balance is changed by the database in the statement that checks it (never read, changed and
+ * written back), which is what keeps concurrent debits from overdrawing the wallet. Undefined when
+ * no wallet of the user matched (none, or `atLeast` not held).
  */
-export async function debitWallet(tx: EntityManager, userId: number, amount: Cents) {
-  const amountText = formatUsd(amount);
-  const wallet = await sqlOf(tx)
-    .updateTable('wallets')
-    .set({ balance: sql`balance - ${amountText}::numeric`, updated_at: sql`now()` })
-    .where('user_id', '=', userId)
-    .where('balance', '>=', amountText)
-    .returning(['id', 'balance'])
+async function moveMoney(
+  em: EntityManager,
+  userId: number,
+  delta: string,
+  amount: Cents,
+  entry: EntryOf,
+  atLeast?: string,
+): Promise<{ id: number; balance: string } | undefined> {
+  return sqlOf(em)
+    .with('wallet', (db) =>
+      db
+        .updateTable('wallets')
+        .set({ balance: sql`balance + ${delta}::numeric`, updated_at: sql`now()` })
+        .where('user_id', '=', userId)
+        .$if(atLeast !== undefined, (q) => q.where('balance', '>=', atLeast!))
+        .returning(['id', 'balance']),
+    )
+    .with('entry', (db) =>
+      db
+        .insertInto('transactions')
+        .columns(['wallet_id', 'type', 'amount', 'order_id'])
+        .expression((q) =>
+          q
+            .selectFrom('wallet')
+            .select([
+              'wallet.id',
+              sql.lit(entry.type).as('type'),
+              sql<string>`${formatUsd(amount)}::numeric`.as('amount'),
+              sql<number | null>`${entry.orderId}::bigint`.as('order_id'),
+            ]),
+        ),
+    )
+    .selectFrom('wallet')
+    .select(['id', 'balance'])
     .executeTakeFirst();
+}
+
+/** Debits the wallet, with its ledger entry, only if it holds `amount`; refused otherwise. */
+export async function debitWallet(em: EntityManager, userId: number, amount: Cents, entry: EntryOf) {
+  const amountText = formatUsd(amount);
+  const wallet = await moveMoney(em, userId, `-${amountText}`, amount, entry, amountText);
   if (!wallet) {
-    const exists = await sqlOf(tx)
+    const exists = await sqlOf(em)
       .selectFrom('wallets')
       .select('id')
       .where('user_id', '=', userId)
@@ -61,27 +92,9 @@ export async function debitWallet(tx: EntityManager, userId: number, amount: Cen
   return wallet;
 }
 
-/** Adds to the wallet in the statement that reads it, like the debit. */
-export async function creditWallet(tx: EntityManager, userId: number, amount: Cents) {
-  const wallet = await sqlOf(tx)
-    .updateTable('wallets')
-    .set({ balance: sql`balance + ${formatUsd(amount)}::numeric`, updated_at: sql`now()` })
-    .where('user_id', '=', userId)
-    .returning(['id', 'balance'])
-    .executeTakeFirst();
+/** Credits the wallet with its ledger entry. */
+export async function creditWallet(em: EntityManager, userId: number, amount: Cents, entry: EntryOf) {
+  const wallet = await moveMoney(em, userId, formatUsd(amount), amount, entry);
   if (!wallet) throw notFound('wallet');
   return wallet;
-}
-
-export async function appendEntry(
-  tx: EntityManager,
-  walletId: number,
-  type: LedgerType,
-  amount: Cents,
-  orderId: number | null,
-): Promise<void> {
-  await sqlOf(tx)
-    .insertInto('transactions')
-    .values({ wallet_id: walletId, type, amount: formatUsd(amount), order_id: orderId })
-    .execute();
 }
