@@ -241,7 +241,7 @@ describe('POST admin/orders/{id}/cancel/', () => {
 
 describe('a cancel racing the order that fills the pool', () => {
   const ROUNDS = 24;
-  const DELAYS = [0, 20, 40, 60, 80, 100, 150, 'answered'] as const;
+  const DELAYS = [0, 20, 40, 60, 100, 150, 'answered', 'batched'] as const;
 
   it('either takes the order out before the batch or is refused; never both; money exact every round', async () => {
     const outcomes: string[] = [];
@@ -251,12 +251,19 @@ describe('a cancel racing the order that fills the pool', () => {
       await untilPooled('CXR', a.body.id);
 
       // B ($4) fills the pool to $10. The cancel of A goes out with it or up to 150 ms later (B's
-      // debit takes about that long), or once B is answered: across rounds it lands before the
-      // batch opens, while it is bought, and after.
+      // debit takes about that long), once B is answered (its debit committed, before it joins the
+      // pool), or once A is in the batch: across rounds it lands before the batch opens, while it
+      // is bought, and after.
       const delay = DELAYS[round % DELAYS.length]!;
       const sendB = place(user, 'CXR', '4');
       const cancelA = (async () => {
         if (delay === 'answered') await sendB;
+        else if (delay === 'batched')
+          await eventually(
+            () => get(user, a.body.id),
+            (r) => r.body.batch_id !== null,
+            60_000,
+          );
         else await new Promise((r) => setTimeout(r, delay));
         return [cancel(user.access, a.body.id), delay] as const;
       })().then(async ([response, at]) => ({ ...(await response), at }));

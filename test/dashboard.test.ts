@@ -112,6 +112,10 @@ it('orders of every kind make their series exist', async () => {
   await api.sim!.setFaults({ failure_rate: 1 });
   const alone = await buy(user.access, 'ABAN', '3');
   expect(alone.status).toBe(201);
+  // Both quick tries fail, so the buy is retried as a regular activity (schedule-to-start).
+  const exchangeErrors = async () =>
+    (await api.workerMetrics!.exchangeErrors.get()).values.reduce((sum, v) => sum + v.value, 0);
+  await eventually(exchangeErrors, (n) => n >= 2);
   await eventually(scrape, (names) => names.has('exchange_errors_total'));
   await api.sim!.setFaults({ failure_rate: 0 });
   await eventually(

@@ -183,8 +183,7 @@ class Spans {
 /** The HTTP request placing `orderId`, its Temporal client span and the order's workflow span. */
 function placement(spans: Spans, orderId: number) {
   const start = spans.one(
-    (s) =>
-      s.name === 'UpdateWithStartWorkflow:placed' && s.attributes.temporalWorkflowId === `order-${orderId}`,
+    (s) => s.name === 'StartWorkflow:orderWorkflow' && s.attributes.temporalWorkflowId === `order-${orderId}`,
     `the start of order-${orderId}`,
   );
   const http = spans.one((s) => s.spanId === start.parentSpanId, `the request starting order-${orderId}`);

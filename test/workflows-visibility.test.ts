@@ -109,9 +109,13 @@ it('an order starts with its summary and keeps its details current: state, total
   const carol = await buyer('1000.00');
   const orderId = await placed(carol.access, 'ABAN', '6.5', 'held'); // $26.00
   const handle = api.temporal.workflow.getHandle(orderWorkflowId(orderId));
-  const description = await handle.describe();
-  expect(await description.staticSummary()).toBe(`Buy 6.5 ABAN — user ${carol.id}`);
-  expect(description.typedSearchAttributes.getAll().map(({ key, value }) => [key.name, value])).toEqual(
+  // The API answers once the debit has committed; the workflow task that holds the order may end
+  // a moment later.
+  const attributes = async () =>
+    (await handle.describe()).typedSearchAttributes.getAll().map(({ key, value }) => [key.name, value]);
+  await eventually(attributes, (list) => list.some(([k, v]) => k === 'OrderState' && v === 'held'));
+  expect(await (await handle.describe()).staticSummary()).toBe(`Buy 6.5 ABAN — user ${carol.id}`);
+  expect(await attributes()).toEqual(
     expect.arrayContaining([
       ['OrderState', 'held'],
       ['Crypto', 'ABAN'],
@@ -132,18 +136,22 @@ it('the pool shows its total and next flush; an order bought in a batch shows th
   const dave = await buyer('1000.00');
   const first = await placed(dave.access, 'ETH', '0.001', 'aggregated'); // $3.00
   const pool = api.temporal.workflow.getHandle(poolWorkflowId('ETH'));
-  const view = await eventually(
-    () => pool.query(poolQuery),
-    (v) => v.orders.length === 1,
+  // The pool starts when the order joins it, after the API has answered.
+  const view = (await eventually(
+    () => pool.query(poolQuery).catch(() => undefined),
+    (v) => v?.orders.length === 1,
     60_000,
-  );
+  ))!;
   expect(await currentDetails(pool)).toBe(
     `- Total: $3.00 of $${view.threshold} in 1 order(s)\n` +
       `- Next flush: ${view.flush_at} at the latest\n` +
       '- Batches bought: 0',
   );
   const order = api.temporal.workflow.getHandle(orderWorkflowId(first));
-  expect(await currentDetails(order)).toBe('- State: aggregated\n- Total: $3.00 (0.001 at $3000.00)');
+  await eventually(
+    () => currentDetails(order),
+    (details) => details === '- State: aggregated\n- Total: $3.00 (0.001 at $3000.00)',
+  );
 
   // $12.00 in all, over the threshold: the pool buys one batch for both.
   const second = await placed(dave.access, 'ETH', '0.003', 'aggregated'); // $9.00

@@ -44,6 +44,18 @@ const versionedApi: FastifyPluginAsync<ApiDeps> = async (api, { env, temporal, o
   api.addHook('onSend', async (_request, reply) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
+  // Order events: the SSE streams, and the placement answers (the debit's event) of this process.
+  const hub = new OrderEventHub({
+    databaseUrl: requireDatabaseUrl(env),
+    orm,
+    log: api.log,
+    maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
+    retentionMs: env.ORDER_EVENTS_RETENTION,
+  });
+  hub.start();
+  // The streams end before the server closes (which waits for open requests), the listener after.
+  api.addHook('preClose', async () => hub.closeStreams());
+  api.addHook('onClose', async () => hub.stop());
   const tokens = createTokenService(api, env);
   const attempts = createAttempts(
     env.RATE_LIMIT_ENABLED
@@ -62,21 +74,11 @@ const versionedApi: FastifyPluginAsync<ApiDeps> = async (api, { env, temporal, o
     placementTimeoutMs: env.PLACEMENT_TIMEOUT,
     rpcTimeoutMs: env.TEMPORAL_RPC_TIMEOUT,
     maxTotal: env.MAX_AMOUNT,
+    hub,
   });
   await api.register(quoteRoutes, { env });
   await api.register(adminRoutes, { env, temporal });
 
-  const hub = new OrderEventHub({
-    databaseUrl: requireDatabaseUrl(env),
-    orm,
-    log: api.log,
-    maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
-    retentionMs: env.ORDER_EVENTS_RETENTION,
-  });
-  hub.start();
-  // The streams end before the server closes (which waits for open requests), the listener after.
-  api.addHook('preClose', async () => hub.closeStreams());
-  api.addHook('onClose', async () => hub.stop());
   await api.register(orderEventRoutes, {
     hub,
     orm,

@@ -23,6 +23,12 @@ export interface OrderInput {
   total?: string;
   /** The quote this order uses; the debit marks it used in its transaction, or refuses the order. */
   quoteId?: string;
+  /**
+   * How the API learns the debit's answer. `events`: from the order's events in Postgres, with no
+   * `placed` update, so a refused order ends at once. Absent (orders placed by earlier versions):
+   * through the `placed` update, which a refused order stays open a few seconds for.
+   */
+  placementVia?: 'events';
 }
 
 /** The order as the API shows it. Money as decimal strings. */

@@ -24,11 +24,10 @@ export const exchangeActivity: ActivityOptions = {
 
 /**
  * A purchase's first tries, as a local activity inside the workflow task: no activity task goes
- * through the server, which is most of an order's cost in Temporal. The workflow task that runs
- * them is also the one that answers the `placed` update, so they are kept short (two tries of at
- * most 2 s): an exchange that is slow or down delays the API's 201 by seconds at most, well inside
- * PLACEMENT_TIMEOUT, and is then retried by `exchangeActivity`, whose hour of retries waits on server
- * timers, visible in the history.
+ * through the server, which is most of an order's cost in Temporal. They are kept short (two tries
+ * of at most 2 s), since the workflow task stays open while they run: an exchange that is slow or
+ * down is then retried by `exchangeActivity`, whose hour of retries waits on server timers, visible
+ * in the history.
  */
 export const exchangeLocalActivity: LocalActivityOptions = {
   startToCloseTimeout: '2 seconds',

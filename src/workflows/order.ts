@@ -30,19 +30,18 @@ import { purchase } from './purchase.js';
 import { cancellerOf } from './pool-cancel.js';
 import { orderDetails, orderSearchAttributes } from './visibility.js';
 
-// Everything an order does runs as local activities, inside its workflow tasks: the API starts the
-// workflow with the `placed` update in the same call (update-with-start), so the first workflow
-// task debits and answers the update, and a $12 order is bought and completed without a single
-// activity task going through the server. Exchange retries still wait on server timers
-// (src/workflows/activity-options.ts).
+// Everything an order does runs as local activities, inside its workflow tasks: the first workflow
+// task debits (the API hears the answer from the debit's order event in Postgres), and a $12 order
+// is bought and completed without a single activity task going through the server. Exchange
+// retries still wait on server timers (src/workflows/activity-options.ts).
 const db = proxyLocalActivities<Activities>(dbActivity);
 /** How orders started before the debit was local ran it: they replay with it (see `locally`). */
 const { debitOrder: remoteDebit } = proxyActivities<Activities>(dbActivity);
 
 /**
- * How long a refused order stays open for the `placed` update when it did not come with the start
- * (a client that starts the workflow and sends the update in two calls). After that the refusal is
- * read from Postgres (`order_placements`), where the debit recorded it.
+ * How long a refused order placed through the `placed` update (by earlier versions of the API)
+ * stays open for it when it did not come with the start. After that the refusal is read from
+ * Postgres (`order_placements`), where the debit recorded it.
  */
 const REFUSAL_ANSWER_WAIT = '5 seconds';
 
@@ -58,8 +57,9 @@ function refusal(error: unknown): ApplicationFailure | undefined {
 }
 
 /**
- * One purchase, from debit to settlement. The API waits on the `placed` update, which answers
- * once the debit has committed or been refused. An order the fraud rules hold waits for an admin's
+ * One purchase, from debit to settlement. The API learns the debit's answer from the order's events
+ * (`placementVia: 'events'`); the `placed` update, which earlier versions of the API wait on, answers
+ * too once the debit has committed or been refused. An order the fraud rules hold waits for an admin's
  * `review` (or is rejected and refunded when nobody reviews it in time). Then the order is bought
  * alone (≥ threshold) or joins its crypto's pool and waits for the batch; a failed purchase is
  * refunded.
@@ -253,10 +253,10 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     }
   }
 
-  /** A refusal ends the order; the `placed` update, if it is on its way, answers with it first. */
+  /** A refusal ends the order; a `placed` update on its way (earlier APIs) answers with it first. */
   async function refused(outcome: PlacementOutcome, reason: string): Promise<OrderStatus> {
     placement = outcome;
-    await condition(() => placementAsked, REFUSAL_ANSWER_WAIT);
+    if (input.placementVia !== 'events') await condition(() => placementAsked, REFUSAL_ANSWER_WAIT);
     return finish(outcome, { state: 'rejected', reason });
   }
 

@@ -21,6 +21,15 @@ export interface OrderEventHubOptions {
   retentionMs: number;
 }
 
+/**
+ * Someone waiting for an order's first event: the API request that placed it. Woken by the event,
+ * or by a reconnect of the listener (notifications sent meanwhile are lost: look in the database).
+ */
+interface PlacementWaiter {
+  userId: number;
+  wake(event: OrderEvent | undefined): void;
+}
+
 /** How often old events are deleted: often enough that the table holds little more than the retention. */
 const CLEANUP_INTERVAL_MS = 60 * 60_000;
 
@@ -31,7 +40,10 @@ const CLEANUP_INTERVAL_MS = 60 * 60_000;
  */
 export class OrderEventHub {
   private readonly streams = new Map<number, Set<EventSink>>();
+  private readonly placements = new Map<number, Set<PlacementWaiter>>();
   private listener?: OrderEventListener;
+  /** Whether the listener is connected: events are being received. */
+  private listening = false;
   private cleanup?: NodeJS.Timeout;
   /** The deletion under way, if any: stop() waits for it, so the database is not closed under it. */
   private cleaning?: Promise<void>;
@@ -41,9 +53,21 @@ export class OrderEventHub {
   start(): void {
     const { log } = this.options;
     this.listener = listenForOrderEvents(this.options.databaseUrl, {
-      onEvent: (event) => this.streams.get(event.userId)?.forEach((sink) => sink.deliver(event)),
-      onConnected: () => this.streams.forEach((sinks) => sinks.forEach((sink) => sink.resync())),
-      onError: (error) => log.warn({ err: error }, 'order events: listener connection lost, reconnecting'),
+      onEvent: (event) => {
+        this.streams.get(event.userId)?.forEach((sink) => sink.deliver(event));
+        this.placements.get(event.orderId)?.forEach((waiter) => {
+          if (waiter.userId === event.userId) waiter.wake(event);
+        });
+      },
+      onConnected: () => {
+        this.listening = true;
+        this.streams.forEach((sinks) => sinks.forEach((sink) => sink.resync()));
+        this.placements.forEach((waiters) => waiters.forEach((waiter) => waiter.wake(undefined)));
+      },
+      onError: (error) => {
+        this.listening = false;
+        log.warn({ err: error }, 'order events: listener connection lost, reconnecting');
+      },
     });
     const clean = () => {
       this.cleaning ??= deleteOldOrderEvents(this.options.orm.em.fork(), this.options.retentionMs)
@@ -70,6 +94,51 @@ export class OrderEventHub {
     if (!sinks) return;
     sinks.delete(sink);
     if (sinks.size === 0) this.streams.delete(sink.userId);
+  }
+
+  /**
+   * Follows one order's placement: `next()` resolves with the order's next event, or with
+   * undefined when an event may have been missed (the listener is not connected, or reconnected)
+   * and the database should be asked, or when `ms` have passed. `stop()` when done.
+   */
+  followPlacement(
+    userId: number,
+    orderId: number,
+  ): { next(ms: number): Promise<OrderEvent | undefined>; stop(): void } {
+    let woken: { event: OrderEvent | undefined } | undefined;
+    let wake: (() => void) | undefined;
+    const waiter: PlacementWaiter = {
+      userId,
+      wake: (event) => {
+        woken = { event };
+        wake?.();
+      },
+    };
+    const waiters = this.placements.get(orderId) ?? new Set<PlacementWaiter>();
+    waiters.add(waiter);
+    this.placements.set(orderId, waiters);
+    // Until the listener is connected nothing is heard: the caller looks in the database.
+    if (!this.listening) woken = { event: undefined };
+    return {
+      next: async (ms) => {
+        if (!woken) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, ms);
+          });
+          clearTimeout(timer);
+          wake = undefined;
+        }
+        const event = woken?.event;
+        woken = undefined;
+        return event;
+      },
+      stop: () => {
+        waiters.delete(waiter);
+        if (waiters.size === 0 && this.placements.get(orderId) === waiters) this.placements.delete(orderId);
+      },
+    };
   }
 
   /** How many streams this process has open for the user. */

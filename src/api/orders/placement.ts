@@ -1,22 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
-import {
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowUpdateFailedError,
-  isGrpcServiceError,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { DomainError, isErrorCode, unprocessable } from '../../domain/errors.js';
 import type { OrderInput, OrderView } from '../../domain/orders.js';
-import { fromFailure } from '../../temporal/failures.js';
 import { errorStatus } from '../plugins/error-handler.js';
 import type { Cents } from '../../domain/money.js';
 import { findPlacedOrder } from '../../services/orders.js';
 import { findPlacementRecord, recordPlacing, type PlacementView } from '../../services/placements.js';
 import { reserveOrderId, storeResponse } from '../../services/idempotency.js';
 import { orderWorkflow } from '../../workflows/index.js';
-import { orderWorkflowId, placedUpdate } from '../../workflows/definitions.js';
+import { orderWorkflowId } from '../../workflows/definitions.js';
+import type { OrderEventHub } from '../order-events/hub.js';
 import { prepareOrder, quoteRefusal, type OrderRequest } from './order-request.js';
 import { orderStartOptions } from '../../workflows/visibility.js';
 
@@ -31,6 +25,8 @@ export interface PlacementDeps {
   rpcTimeoutMs: number;
   /** Largest order total (MAX_AMOUNT), for pricing a USD total before the debit. */
   maxTotal: Cents;
+  /** This process's listener for order events, through which the debit's answer arrives. */
+  hub: OrderEventHub;
 }
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -43,10 +39,6 @@ export type PlacementResponse =
 
 /** What a client told 503 should wait before retrying. */
 const RETRY_AFTER_SECONDS = 5;
-
-/** The domain error a refused placement carries (the debit's refusal, through the `placed` update). */
-const refusalOf = (error: unknown): DomainError | undefined =>
-  error instanceof WorkflowUpdateFailedError ? fromFailure(error.cause) : undefined;
 
 /** gRPC status codes (from @grpc/grpc-js, which the Temporal client uses but does not re-export). */
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -114,84 +106,86 @@ function logOutcome(log: FastifyBaseLogger, response: PlacementResponse): void {
 }
 
 /**
- * Starts the order's workflow and asks for its placement in one call (update-with-start): the
- * update reaches the workflow's first task, which debits and answers it. Nothing moves money until
- * the workflow has started; when the start is not confirmed within the RPC deadline (the call waits
- * for the debit, and keeps retrying while Temporal is down), Temporal is asked whether the workflow
- * exists, and an unreachable Temporal ends the wait with 503.
+ * Starts the order's workflow and follows its placement through the order's events: the debit
+ * publishes the placed order (or its refusal) in its own transaction, and this process's listener
+ * (`OrderEventHub`) hears it as soon as that commits. The answer then does not wait for anything
+ * else the workflow task runs (the exchange buy, the completion). Nothing moves money until the
+ * workflow has started; a start not confirmed within the RPC deadline is checked with Temporal, and
+ * an unreachable Temporal is answered 503. Past `placementTimeoutMs` the answer is what Postgres
+ * knows, 202 `placing` when the debit has not answered.
  */
 async function runPlacement(
   deps: PlacementDeps,
   em: EntityManager,
   input: OrderInput,
 ): Promise<PlacementResponse> {
-  const workflowId = orderWorkflowId(input.orderId);
-  const startWorkflowOperation = new WithStartWorkflowOperation(orderWorkflow, {
-    workflowId,
-    taskQueue: deps.taskQueue,
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    ...orderStartOptions(input),
-  });
-  // Set from callbacks: an object, so that the checks below read its current value.
-  const workflow: { start: 'unknown' | 'started' | 'unreachable' } = { start: 'unknown' };
-  void startWorkflowOperation.workflowHandle().then(
-    () => (workflow.start = 'started'),
-    (error: unknown) => {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) workflow.start = 'started';
-    },
-  );
-  const giveUp = new AbortController();
-  const timer = setTimeout(() => giveUp.abort(), deps.placementTimeoutMs);
-  const watchdog = setTimeout(async () => {
-    if (workflow.start !== 'unknown') return;
-    const found = await exists(deps, workflowId);
-    if (found) workflow.start = 'started';
-    else if (found === undefined && workflow.start === 'unknown') {
-      workflow.start = 'unreachable';
-      giveUp.abort();
-    }
-  }, deps.rpcTimeoutMs);
+  // Followed before the start, so that the debit's event cannot come first and be missed.
+  const placement = deps.hub.followPlacement(input.userId, input.orderId);
   try {
-    const call = deps.temporal.withAbortSignal(giveUp.signal, () =>
-      deps.temporal.workflow.executeUpdateWithStart(placedUpdate, { startWorkflowOperation }),
-    );
-    // The gRPC retries behind the call may outlast the abort; the answer does not wait for them.
-    call.catch(() => undefined);
-    const order = await Promise.race([call, aborted(giveUp.signal)]);
-    return { status: 201, body: order };
-  } catch (error) {
-    const refusal = refusalOf(error);
-    if (refusal) return errorResponse(refusal);
-    // Once the workflow exists it may run and debit: only the debit's own answer, or 202.
-    if (workflow.start === 'unknown' && !unreachable(error) && (await exists(deps, workflowId))) {
-      workflow.start = 'started';
+    const start = await startOrder(deps, { ...input, placementVia: 'events' });
+    if (start === 'unreachable') return temporalUnavailable();
+    const deadline = Date.now() + deps.placementTimeoutMs;
+    // An earlier request's workflow (an Idempotency-Key retry) may have placed the order already.
+    let look = start === 'existing';
+    for (;;) {
+      if (look) {
+        const outcome = await outcomeIfSettled(em, input.orderId);
+        if (outcome) return outcome;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return outcomeSoFar(em, input);
+      const event = await placement.next(remaining);
+      // The placed order, as GET orders/{id}/ shows it; a refusal's code is read from Postgres.
+      if (event && 'price' in event.data && event.data.state !== 'failed') {
+        return { status: 201, body: event.data };
+      }
+      look = true;
     }
-    if (workflow.start === 'started') return outcomeSoFar(em, input);
-    if (workflow.start === 'unreachable' || unreachable(error) || giveUp.signal.aborted) {
-      return temporalUnavailable();
-    }
-    throw error;
   } finally {
-    clearTimeout(timer);
-    clearTimeout(watchdog);
+    placement.stop();
   }
 }
 
-/** Rejects once `signal` aborts. */
-const aborted = (signal: AbortSignal) =>
-  new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => reject(new Error('placement wait given up')), { once: true });
-  });
+/**
+ * Starts the order's workflow under the RPC deadline: `existing` when it was started before (by an
+ * earlier request with the same Idempotency-Key), `unreachable` when Temporal cannot say.
+ */
+async function startOrder(
+  deps: PlacementDeps,
+  input: OrderInput,
+): Promise<'started' | 'existing' | 'unreachable'> {
+  const workflowId = orderWorkflowId(input.orderId);
+  try {
+    await deps.temporal.withDeadline(Date.now() + deps.rpcTimeoutMs, () =>
+      deps.temporal.workflow.start(orderWorkflow, {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        ...orderStartOptions(input),
+      }),
+    );
+    return 'started';
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return 'existing';
+    if (!unreachable(error)) throw error;
+    // The start may have reached the server before the deadline: then the order may be debited.
+    // Asked within half the deadline again, so that the 503 comes within 1.5 × the RPC deadline.
+    return (await exists(deps, workflowId, deps.rpcTimeoutMs / 2)) ? 'existing' : 'unreachable';
+  }
+}
 
 /**
  * Whether the order's workflow exists (a finished one too), asked within the RPC deadline;
  * undefined when Temporal cannot be reached.
  */
-async function exists(deps: PlacementDeps, workflowId: string): Promise<boolean | undefined> {
+async function exists(
+  deps: PlacementDeps,
+  workflowId: string,
+  deadlineMs: number,
+): Promise<boolean | undefined> {
   try {
-    await deps.temporal.withDeadline(Date.now() + deps.rpcTimeoutMs, () =>
+    await deps.temporal.withDeadline(Date.now() + deadlineMs, () =>
       deps.temporal.workflow.getHandle(workflowId).describe(),
     );
     return true;
@@ -200,19 +194,24 @@ async function exists(deps: PlacementDeps, workflowId: string): Promise<boolean 
   }
 }
 
-/** What the database knows about an order whose workflow started: placed, refused, or still placing. */
-async function outcomeSoFar(em: EntityManager, input: OrderInput): Promise<PlacementResponse> {
-  const placed = await findPlacedOrder(em, input.orderId);
+/** What the database knows of an order whose debit has answered: placed or refused; undefined while placing. */
+async function outcomeIfSettled(em: EntityManager, orderId: number): Promise<PlacementResponse | undefined> {
+  const placed = await findPlacedOrder(em, orderId);
   if (placed?.rejectedBecause) {
     return errorResponse(unprocessable('order_rejected', placed.rejectedBecause));
   }
   if (placed) return { status: 201, body: placed.order };
-  const refused = (await findPlacementRecord(em, input.orderId))?.refusal;
+  const refused = (await findPlacementRecord(em, orderId))?.refusal;
   if (refused) {
     const code = isErrorCode(refused.code) ? refused.code : 'order_not_placed';
     return errorResponse(new DomainError(code, refused.message));
   }
-  return { status: 202, body: await recordPlacing(em, input) };
+  return undefined;
+}
+
+/** What the database knows about an order whose workflow started: placed, refused, or still placing (202). */
+async function outcomeSoFar(em: EntityManager, input: OrderInput): Promise<PlacementResponse> {
+  return (await outcomeIfSettled(em, input.orderId)) ?? { status: 202, body: await recordPlacing(em, input) };
 }
 
 const temporalUnavailable = (): PlacementResponse => ({
