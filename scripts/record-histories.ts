@@ -134,6 +134,26 @@ async function main(): Promise<void> {
     await closed(api, held, heldId, 'completed');
     await record(temporal, 'order-held-approved', orderWorkflowId(heldId));
 
+    // $12 from a wallet holding $5: the debit refuses it, nothing moves, and the workflow ends at once.
+    const poor = await fundedUser(api, '5.00');
+    const refusal = await api.call('POST', 'orders/', {
+      token: poor.access,
+      body: { crypto: 'ABAN', amount: '3' },
+    });
+    if (refusal.status !== 422) throw new Error(`refusal: ${refusal.status} ${JSON.stringify(refusal.body)}`);
+    const [placement] = await api.db.orm.em
+      .fork()
+      .execute<{ order_id: string }[]>(
+        `select p.order_id from order_placements p join users u on u.id = p.user_id where u.username = ?`,
+        [poor.username],
+      );
+    const refusedId = placement!.order_id;
+    await eventually(
+      () => temporal.workflow.getHandle(orderWorkflowId(Number(refusedId))).describe(),
+      (d) => d.status.name === 'COMPLETED',
+    );
+    await record(temporal, 'order-refused', orderWorkflowId(Number(refusedId)));
+
     // $15 of a crypto the exchange does not sell: rejected by the exchange and refunded.
     const refunded = await fundedUser(api, '100.00');
     const refundedId = await place(api, refunded, 'NOSALE', '15');

@@ -18,6 +18,7 @@ export const RECORDED_HISTORIES = [
   'order-held-approved',
   'order-held-timed-out',
   'order-refunded',
+  'order-refused',
   'order-cancelled-in-pool',
   'pool-cancelled-order',
   // One pool's first two runs: the first ends in a continue-as-new, the second starts from it.
