@@ -119,6 +119,11 @@ it('buys once the pool reaches the threshold: one batch under its batch id, ever
   ]);
   expect(stubs.callsTo('buyOrder')).toEqual([]);
   expect(await view()).toMatchObject({ total: '0.00', orders: [], batches: 1, flush_at: null });
+  // The orders hear how the batch ended from one activity, not from signals of the pool's own,
+  // each of which would come back to it as an event and a workflow task.
+  expect(stubs.callsTo('settleOrders')).toEqual([[ids, { state: 'completed', batchId }]]);
+  const events = (await pool().fetchHistory()).events ?? [];
+  expect(events.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
 });
 
 it('ignores an order it already holds, and one it has already bought', async () => {
@@ -297,8 +302,8 @@ it('buys a pool holding more than one batch may in batches of at most 500 orders
   expect(opened.map((ids) => ids.length)).toEqual([500, 500, 100]);
   expect(opened.flat()).toEqual(held.map((o) => o.orderId));
   expect(await view()).toMatchObject({ total: '0.00', batches: 3 });
-  // Batches of that size run as regular activities (open, buy, complete: three tasks each).
-  expect(await activityTasks()).toBe(9);
+  // Batches of that size run as regular activities (open, buy, complete, settle: four tasks each).
+  expect(await activityTasks()).toBe(12);
 });
 
 describe('continue-as-new', () => {

@@ -1,8 +1,12 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import {
   addToPoolSignal,
+  orderSettledSignal,
+  orderWorkflowId,
   poolTaskQueue,
   poolWorkflowId,
   type PooledOrder,
+  type Settlement,
 } from '../workflows/definitions.js';
 import { formatUsd } from '../domain/money.js';
 import { completeBatch, failBatch, openBatch, type OpenedBatch } from '../services/batches.js';
@@ -54,6 +58,25 @@ export function createPoolActivities(deps: ActivityDeps) {
       const completed = await permanentFailures(() => completeBatch(orm.em.fork(), batchId, fill));
       if (completed.length > 0) deps.metrics?.batchesSettled.inc({ state: 'completed' });
       recordSettled(deps.metrics, completed);
+    },
+
+    /**
+     * Tells each order workflow of a settled batch how it ended. Sent from here rather than as the
+     * pool's own signal commands: each of those comes back to the pool as an event and a workflow
+     * task of its own, which at a few batches a second kept the pool busy with nothing else. Safe
+     * to repeat (an order keeps the first settlement); an order workflow that is gone is skipped.
+     */
+    async settleOrders(orderIds: number[], settlement: Settlement): Promise<void> {
+      await Promise.all(
+        orderIds.map((id) =>
+          temporal.workflow
+            .getHandle(orderWorkflowId(id))
+            .signal(orderSettledSignal, settlement)
+            .catch((error: unknown) => {
+              if (!(error instanceof WorkflowNotFoundError)) throw error;
+            }),
+        ),
+      );
     },
 
     async failBatch(batchId: string, reason: string): Promise<void> {

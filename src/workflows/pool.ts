@@ -87,6 +87,9 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   // New runs choose per batch; runs that recorded only the local-activity patch ran every batch
   // locally, and the oldest (neither patch) none.
   const batchActivities = patched('pool-batch-activities');
+  // New runs tell a batch's orders how it ended from an activity; older runs signalled each order
+  // from the workflow, and replay so.
+  const settleByActivity = patched('pool-settle-activity');
   const allLocal = !batchActivities && patched('pool-local-activities');
   /** Whether a batch of this many orders is bought with local activities. */
   const locallyFor = (orders: number) => (batchActivities ? orders <= LOCAL_BATCH_ORDERS : allLocal);
@@ -245,14 +248,16 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
       await db.failBatch(batch.batchId, failed);
       settlement = { state: 'failed', batchId, reason: failed };
     }
-    await Promise.all(
-      batch.orderIds.map((id) =>
-        // An order workflow that is gone has nothing left to wait for.
-        getExternalWorkflowHandle(orderWorkflowId(id))
-          .signal(orderSettledSignal, settlement)
-          .catch(() => undefined),
-      ),
-    );
+    if (settleByActivity) await db.settleOrders(batch.orderIds, settlement);
+    else
+      await Promise.all(
+        batch.orderIds.map((id) =>
+          // An order workflow that is gone has nothing left to wait for.
+          getExternalWorkflowHandle(orderWorkflowId(id))
+            .signal(orderSettledSignal, settlement)
+            .catch(() => undefined),
+        ),
+      );
     return waiting;
   }
 

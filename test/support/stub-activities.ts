@@ -7,6 +7,7 @@ import type { OpenedBatch } from '../../src/services/batches.js';
 import type { Fill } from '../../src/exchange/exchange.js';
 import {
   addToPoolSignal,
+  orderSettledSignal,
   orderWorkflowId,
   placedUpdate,
   poolWorkflowId,
@@ -180,6 +181,17 @@ export function createStubActivities(options: StubOptions): Stubs {
     },
     async completeBatch() {},
     async failBatch() {},
+    async settleOrders(orderIds, settlement) {
+      // Like the service: each order workflow of the batch hears how it ended.
+      await Promise.all(
+        orderIds.map((id) =>
+          options.client.workflow
+            .getHandle(orderWorkflowId(id))
+            .signal(orderSettledSignal, settlement)
+            .catch(() => undefined),
+        ),
+      );
+    },
     async refreshPrices() {
       return 0;
     },
