@@ -5,8 +5,9 @@
  * geometrically between the best pass and the first failure until they are within `tolerance` of each
  * other. The two deciding rates (best pass, first fail) are then run again until each has `repeats`
  * results, and the majority (the median of pass/fail) decides. If the best pass turns out to fail
- * more often than not, the search moves down once to the next lower pass; if the first failure turns
- * out to pass, it becomes the best pass and the bisection goes on above it.
+ * more often than not, the search moves down to the next lower pass and bisects up from there; if
+ * the first failure turns out to pass, it becomes the best pass and the bisection goes on above it.
+ * Such moves are limited (`maxShifts`), and out of time (`conclude`) one is still allowed.
  */
 
 export interface BisectOptions {
@@ -36,6 +37,7 @@ export class Bisector {
   hi: number | undefined;
   private pending: number | undefined;
   private shifts = 0;
+  private concluded = false;
 
   constructor(readonly options: BisectOptions) {
     this.pending = Math.max(options.min, Math.min(options.max, options.start));
@@ -78,10 +80,15 @@ export class Bisector {
     return lower.length ? Math.max(...lower) : undefined;
   }
 
-  /** Out of time: stop searching and run only the repeats of the bracket found so far. */
+  /**
+   * Out of time: stop searching and run only the repeats of the bracket found so far. One move of
+   * the bracket is still allowed, so that a best pass that fails its repeats is bisected down from
+   * instead of dropping the result to whatever passed below it (at a doubling, half the knee).
+   */
   conclude(): void {
-    if (this.phase !== 'climb' && this.phase !== 'bisect') return;
-    this.shifts = this.options.maxShifts;
+    if (this.concluded || (this.phase !== 'climb' && this.phase !== 'bisect')) return;
+    this.concluded = true;
+    this.shifts = Math.max(this.shifts, this.options.maxShifts - 1);
     if (this.lo === undefined) return this.finish();
     this.startRepeats();
   }

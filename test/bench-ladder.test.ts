@@ -100,6 +100,25 @@ describe('Bisector', () => {
     expect(none.next()).toBeUndefined();
   });
 
+  it('out of time, a best pass that fails its repeats is bisected down from, not dropped to the pass below', () => {
+    const bisector = new Bisector({ ...options, maxShifts: 2 });
+    const tried: number[] = [];
+    // 57 passes once, then fails: the knee is lower, between 40 and 57.
+    const passes = (rate: number, nth: number) => rate <= 50 || (rate === 57 && nth === 0);
+    for (let rate = bisector.next(); rate !== undefined; rate = bisector.next()) {
+      const nth = tried.filter((r) => r === rate).length;
+      tried.push(rate);
+      bisector.record(rate, passes(rate, nth));
+      // Out of time after the fifth step; the ladders call conclude() before every step from then on.
+      if (tried.length >= 5) bisector.conclude();
+      if (tried.length > 50) throw new Error('the search does not end');
+    }
+    expect(tried.slice(0, 5)).toEqual([10, 20, 40, 80, 57]);
+    expect(bisector.phase).toBe('done');
+    expect(bisector.best).toBeGreaterThan(40);
+    expect(bisector.best).toBeLessThanOrEqual(50);
+  });
+
   it('stops at the maximum and repeats it', () => {
     const bisector = new Bisector({ ...options, max: 50 });
     const tried = search(bisector, () => true);
