@@ -11,6 +11,7 @@ const KINDS = [
   'conflict',
   'refused',
   'rate_limited',
+  'unavailable',
 ] as const;
 export type ErrorKind = (typeof KINDS)[number];
 
@@ -58,6 +59,8 @@ const ERROR_KINDS = {
   quote_expired: 'refused',
   rate_limited: 'rate_limited',
   too_many_streams: 'rate_limited',
+  // A service the answer depends on cannot be reached; nothing was changed.
+  temporal_unavailable: 'unavailable',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_KINDS;

@@ -190,12 +190,14 @@ export async function debitOrder(
       }
       const threshold = poolThreshold(options.threshold, crypto.minNotional);
       const decision = assess(await gatherFraudFacts(tx, input.userId, total, options.fraud), options.fraud);
-      const state: OrderState =
+      const route: PlacementRoute =
         decision.action === 'reject'
-          ? 'failed'
+          ? 'rejected'
           : decision.action === 'hold'
-            ? 'held'
-            : stateOn(routeFor(total, threshold));
+            ? 'review'
+            : routeFor(total, threshold);
+      const state: OrderState =
+        route === 'rejected' ? 'failed' : route === 'review' ? 'held' : stateOn(route);
       // The order row goes first: a concurrent attempt for the same id waits on it, then finds it.
       await sqlOf(tx)
         .insertInto('orders')
@@ -220,15 +222,7 @@ export async function debitOrder(
       // The order as it is published is the order as placed: no need to read it again.
       const [order] = await publishOrderChanges(tx, [input.orderId]);
       if (!order) throw new DataError(`order ${input.orderId} cannot be read back`);
-      return {
-        order,
-        route: routeOf(
-          { state, total_price: order.total_price, fraud_rule: decision.rule ?? null },
-          threshold,
-        ),
-        rule: decision.rule,
-        reason: decision.reason,
-      };
+      return { order, route, rule: decision.rule, reason: decision.reason };
     });
   } catch (error) {
     // A refusal moved no money: it is recorded so that the order id shows what happened to it.

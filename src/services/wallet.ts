@@ -34,27 +34,31 @@ export interface EntryOf {
 }
 
 /**
- * Changes the balance by `delta` (a signed SQL numeric) and appends the ledger entry, in one
- * statement: the entry exists exactly when the change happened, even outside a transaction. The
- * balance is changed by the database in the statement that checks it (never read, changed and
- * written back), which is what keeps concurrent debits from overdrawing the wallet. Undefined when
- * no wallet of the user matched (none, or `atLeast` not held).
+ * Moves `amount` out of the wallet (`debit`, and only if it holds that much) or into it, and
+ * appends the ledger entry, in one statement: the entry exists exactly when the change happened,
+ * even outside a transaction. The balance is changed by the database in the statement that checks
+ * it (never read, changed and written back), which is what keeps concurrent debits from overdrawing
+ * the wallet. Undefined when no wallet of the user matched (none, or not enough for a debit).
  */
 async function moveMoney(
   em: EntityManager,
   userId: number,
-  delta: string,
+  direction: 'debit' | 'credit',
   amount: Cents,
   entry: EntryOf,
-  atLeast?: string,
 ): Promise<{ id: number; balance: string } | undefined> {
+  const amountText = formatUsd(amount);
+  const debit = direction === 'debit';
   return sqlOf(em)
     .with('wallet', (db) =>
       db
         .updateTable('wallets')
-        .set({ balance: sql`balance + ${delta}::numeric`, updated_at: sql`now()` })
+        .set({
+          balance: debit ? sql`balance - ${amountText}::numeric` : sql`balance + ${amountText}::numeric`,
+          updated_at: sql`now()`,
+        })
         .where('user_id', '=', userId)
-        .$if(atLeast !== undefined, (q) => q.where('balance', '>=', atLeast!))
+        .$if(debit, (q) => q.where('balance', '>=', amountText))
         .returning(['id', 'balance']),
     )
     .with('entry', (db) =>
@@ -67,7 +71,7 @@ async function moveMoney(
             .select([
               'wallet.id',
               sql.lit(entry.type).as('type'),
-              sql<string>`${formatUsd(amount)}::numeric`.as('amount'),
+              sql<string>`${amountText}::numeric`.as('amount'),
               sql<number | null>`${entry.orderId}::bigint`.as('order_id'),
             ]),
         ),
@@ -79,8 +83,7 @@ async function moveMoney(
 
 /** Debits the wallet, with its ledger entry, only if it holds `amount`; refused otherwise. */
 export async function debitWallet(em: EntityManager, userId: number, amount: Cents, entry: EntryOf) {
-  const amountText = formatUsd(amount);
-  const wallet = await moveMoney(em, userId, `-${amountText}`, amount, entry, amountText);
+  const wallet = await moveMoney(em, userId, 'debit', amount, entry);
   if (!wallet) {
     const exists = await sqlOf(em)
       .selectFrom('wallets')
@@ -94,7 +97,7 @@ export async function debitWallet(em: EntityManager, userId: number, amount: Cen
 
 /** Credits the wallet with its ledger entry. */
 export async function creditWallet(em: EntityManager, userId: number, amount: Cents, entry: EntryOf) {
-  const wallet = await moveMoney(em, userId, formatUsd(amount), amount, entry);
+  const wallet = await moveMoney(em, userId, 'credit', amount, entry);
   if (!wallet) throw notFound('wallet');
   return wallet;
 }

@@ -22,13 +22,11 @@ export interface OrderEventHubOptions {
 }
 
 /**
- * Someone waiting for an order's first event: the API request that placed it. Woken by the event,
- * or by a reconnect of the listener (notifications sent meanwhile are lost: look in the database).
+ * Someone waiting for an order's first event (the API request that placed it), woken by the event,
+ * or with undefined by a reconnect of the listener (notifications sent meanwhile are lost: look in
+ * the database).
  */
-interface PlacementWaiter {
-  userId: number;
-  wake(event: OrderEvent | undefined): void;
-}
+type PlacementWaiter = (event: OrderEvent | undefined) => void;
 
 /** How often old events are deleted: often enough that the table holds little more than the retention. */
 const CLEANUP_INTERVAL_MS = 60 * 60_000;
@@ -55,14 +53,12 @@ export class OrderEventHub {
     this.listener = listenForOrderEvents(this.options.databaseUrl, {
       onEvent: (event) => {
         this.streams.get(event.userId)?.forEach((sink) => sink.deliver(event));
-        this.placements.get(event.orderId)?.forEach((waiter) => {
-          if (waiter.userId === event.userId) waiter.wake(event);
-        });
+        this.placements.get(event.orderId)?.forEach((wake) => wake(event));
       },
       onConnected: () => {
         this.listening = true;
         this.streams.forEach((sinks) => sinks.forEach((sink) => sink.resync()));
-        this.placements.forEach((waiters) => waiters.forEach((waiter) => waiter.wake(undefined)));
+        this.placements.forEach((waiters) => waiters.forEach((wake) => wake(undefined)));
       },
       onError: (error) => {
         this.listening = false;
@@ -101,18 +97,12 @@ export class OrderEventHub {
    * undefined when an event may have been missed (the listener is not connected, or reconnected)
    * and the database should be asked, or when `ms` have passed. `stop()` when done.
    */
-  followPlacement(
-    userId: number,
-    orderId: number,
-  ): { next(ms: number): Promise<OrderEvent | undefined>; stop(): void } {
+  followPlacement(orderId: number): { next(ms: number): Promise<OrderEvent | undefined>; stop(): void } {
     let woken: { event: OrderEvent | undefined } | undefined;
     let wake: (() => void) | undefined;
-    const waiter: PlacementWaiter = {
-      userId,
-      wake: (event) => {
-        woken = { event };
-        wake?.();
-      },
+    const waiter: PlacementWaiter = (event) => {
+      woken = { event };
+      wake?.();
     };
     const waiters = this.placements.get(orderId) ?? new Set<PlacementWaiter>();
     waiters.add(waiter);

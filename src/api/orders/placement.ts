@@ -120,7 +120,7 @@ async function runPlacement(
   input: OrderInput,
 ): Promise<PlacementResponse> {
   // Followed before the start, so that the debit's event cannot come first and be missed.
-  const placement = deps.hub.followPlacement(input.userId, input.orderId);
+  const placement = deps.hub.followPlacement(input.orderId);
   try {
     const start = await startOrder(deps, { ...input, placementVia: 'events' });
     if (start === 'unreachable') return temporalUnavailable();
@@ -215,13 +215,12 @@ async function outcomeSoFar(em: EntityManager, input: OrderInput): Promise<Place
 }
 
 const temporalUnavailable = (): PlacementResponse => ({
-  status: 503,
-  body: {
-    error: {
-      code: 'temporal_unavailable',
-      message: 'orders cannot be placed right now (the workflow service is unreachable); nothing was charged',
-    },
-  },
+  ...errorResponse(
+    new DomainError(
+      'temporal_unavailable',
+      'orders cannot be placed right now (the workflow service is unreachable); nothing was charged',
+    ),
+  ),
   retryAfterSeconds: RETRY_AFTER_SECONDS,
 });
 

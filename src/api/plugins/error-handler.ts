@@ -11,6 +11,7 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   refused: 422,
   rate_limited: 429,
+  unavailable: 503,
 };
 
 export const errorStatus = (error: DomainError): number => STATUS[error.kind];

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { conflict, forbidden } from '../../domain/errors.js';
+import { DomainError, conflict, forbidden } from '../../domain/errors.js';
 import { fromFailure } from '../../temporal/failures.js';
 import { readPoolView } from '../../temporal/pool-view.js';
 import {
@@ -144,7 +144,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> 
         response: { 200: z.array(poolSchema), 503: errorSchema, ...denied },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const cryptos = await listCryptos(request.em);
       try {
         return await Promise.all(
@@ -158,12 +158,10 @@ export const adminRoutes: FastifyPluginAsyncZod<{ env: Env; temporal: Client }> 
         );
       } catch (error) {
         request.log.warn({ err: error }, 'a pool did not answer its query');
-        return reply.status(503).send({
-          error: {
-            code: 'temporal_unavailable',
-            message: 'the pools cannot be read right now (a pool workflow did not answer in time)',
-          },
-        });
+        throw new DomainError(
+          'temporal_unavailable',
+          'the pools cannot be read right now (a pool workflow did not answer in time)',
+        );
       }
     },
   );
