@@ -1,13 +1,11 @@
 /**
  * Memory per in-flight order, and the optional leak check.
  *
- * In flight: the exchange simulator is told to answer every buy only after a delay (held-back
- * settlement, below the driver's timeout so nothing retries), and $12 orders are placed meanwhile at
- * the best order rate (faster, the API's calls to Temporal time out and nothing more is in flight): each stays `pending` (debited, its workflow and buy open) until its buy
- * answers, or `placing` while the API has not had the debit's answer, so the number in flight climbs
- * to about rate × delay. The resident memory (VmRSS) of this process
- * (API + worker) and of the Temporal server at the most-in-flight moment, less the same just before,
- * divided by the orders in flight then, gives MiB per 1,000 in-flight orders.
+ * In flight: $2 orders for a crypto whose pool never fills (BENCHWAIT, below): each is debited, joins
+ * the pool and stays `aggregated`, its workflow open, as a pooled order waits in production. The
+ * resident memory (VmRSS) of this process (API + worker) and of the Temporal server once they all
+ * wait, less the same just before (each after a garbage collection when `gc` is exposed), divided by
+ * the orders waiting, gives MiB per 1,000 in-flight orders.
  *
  * Leak check (BENCH_PHASES=leak): $12 orders at a fixed rate for several minutes, VmRSS sampled every
  * 10 s; the least-squares slope (MiB per minute) says whether memory grows.

@@ -33,6 +33,33 @@ export function summarize(values: number[]): LatencySummary {
   };
 }
 
+/** A pooled order as the bench reads it back: its batch, and when it last changed. */
+export interface PooledRow {
+  id: string;
+  batch_id: string | null;
+  /** The order's batch was bought because the max wait ran out (the house topped it up). */
+  flushed: boolean;
+  /** Epoch ms of the order's last change (its completion, for a completed order). */
+  updated_ms: number;
+}
+
+/**
+ * For each completed order of a batch bought at the threshold: ms from the scheduled time of the
+ * batch's latest order in `scheduled` (the one that filled it) to the order's completion. Orders of
+ * batches flushed by the max wait are left out, as in the batch lag.
+ */
+export function settleFromFill(completed: PooledRow[], scheduled: Map<number, number>): number[] {
+  const filledAt = new Map<string, number>();
+  for (const row of completed) {
+    const at = scheduled.get(Number(row.id));
+    if (row.batch_id === null || row.flushed || at === undefined) continue;
+    filledAt.set(row.batch_id, Math.max(filledAt.get(row.batch_id) ?? at, at));
+  }
+  return completed
+    .filter((row) => row.batch_id !== null && filledAt.has(row.batch_id))
+    .map((row) => row.updated_ms - filledAt.get(row.batch_id!)!);
+}
+
 /** One request of an open-loop run: when it was due, how long it took from then, how it ended. */
 export interface Sample {
   /** Epoch ms at which the request was scheduled. */
@@ -62,7 +89,7 @@ export interface StepResult {
   errors: number;
   /** Statuses other than the expected one, with counts. */
   statuses: Record<string, number>;
-  /** Successful completions per second, over max(step, first schedule → last success). */
+  /** Successful completions per second, over max(step, first success → last success + 1/rate). */
   throughput: number;
   latency: LatencySummary;
   sendLagP99: number | null;
@@ -88,10 +115,13 @@ export function judge(result: OpenLoopResult, okStatus: number, criteria: Criter
   const ok = result.samples.filter((s) => s.status === okStatus);
   const statuses: Record<string, number> = {};
   for (const s of result.samples) statuses[s.status] = (statuses[s.status] ?? 0) + 1;
-  const first = Math.min(...result.samples.map((s) => s.at));
-  const lastDone = Math.max(...ok.map((s) => s.at + s.latency));
-  const span = Math.max(result.seconds, ok.length ? (lastDone - first) / 1000 : result.seconds);
-  const throughput = ok.length / span;
+  // Completions per second over the window in which they came (first answer → last, plus one
+  // interval), never over less than the step: a server falling behind spreads its answers over a
+  // longer window. Counting from the first request instead would add the last answer's latency to
+  // the window, and a step whose answers all came in 300 ms would miss the mark by that much.
+  const done = ok.map((s) => s.at + s.latency);
+  const window = done.length ? (Math.max(...done) - Math.min(...done)) / 1000 + 1 / result.rate : 0;
+  const throughput = ok.length / Math.max(result.seconds, window);
   const latency = summarize(ok.map((s) => s.latency));
   const step: StepResult = {
     rate: result.rate,

@@ -8,7 +8,15 @@ import { hashPassword } from '../src/services/accounts.js';
 import type { BenchContext } from './baselines.js';
 import { parentOf, serverPids } from './cpu.js';
 import { batchLag, type BatchLag } from './pool.js';
-import { failStep, judge, summarize, type LatencySummary, type StepResult } from './stats.js';
+import {
+  failStep,
+  judge,
+  settleFromFill,
+  summarize,
+  type LatencySummary,
+  type PooledRow,
+  type StepResult,
+} from './stats.js';
 
 export interface BenchUser {
   id: number;
@@ -50,21 +58,26 @@ export interface OrderStep extends StepResult {
   meanBatchSize?: number;
   /** Pooled steps: the order that filled each batch → batch opened → bought. */
   batchLag?: BatchLag;
+  /**
+   * Pooled steps: settle counted from when the order's batch could first be bought (the scheduled
+   * time of the order that filled it), completed orders of full batches only. The wait for the
+   * other orders of a batch depends on how fast they come, not on the service.
+   */
+  settleFromFill?: LatencySummary;
 }
 
-interface OrderRow {
-  id: string;
+interface OrderRow extends PooledRow {
   state: string;
-  batch_id: string | null;
-  updated_ms: number;
 }
 
 const SETTLED = ['completed', 'failed'];
 
 async function ordersOf(ctx: BenchContext, ids: number[]): Promise<OrderRow[]> {
   const { rows } = await ctx.stack.pool.query<OrderRow>(
-    `select id, state, batch_id, extract(epoch from updated_at) * 1000 as updated_ms
-       from orders where id = any($1::bigint[])`,
+    `select o.id, o.state, o.batch_id, coalesce(b.house_top_up > 0, false) as flushed,
+            extract(epoch from o.updated_at) * 1000 as updated_ms
+       from orders o left join batches b on b.id = o.batch_id
+      where o.id = any($1::bigint[])`,
     [ids],
   );
   return rows.map((r) => ({ ...r, updated_ms: Number(r.updated_ms) }));
@@ -138,6 +151,7 @@ export async function orderStep(
     step.batchesPerSecond = Number((batchIds.length / span).toFixed(2));
     step.meanBatchSize = Number((rows.filter((r) => r.batch_id).length / batchIds.length).toFixed(1));
     step.batchLag = await batchLag(ctx.stack, ids);
+    step.settleFromFill = summarize(settleFromFill(completed, scheduled));
   }
   if (unsettled > mayWait) failStep(step, `${unsettled} orders not settled 15 s after the step`);
   if (step.failed > 0) failStep(step, `${step.failed} orders failed`);
