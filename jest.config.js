@@ -7,6 +7,7 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   globalSetup: '<rootDir>/test/support/global-setup.js',
   globalTeardown: '<rootDir>/test/support/global-teardown.js',
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   testTimeout: 60_000,
   // Three on two cores: much of each file is waiting on Postgres, Temporal and servers (measured
   // against two: about 105 s against 113 s for the whole suite).

@@ -76,6 +76,8 @@ export interface CpuUse {
   machine: number;
   /** This process by thread kind (bench/threads.ts), in % of one core. */
   threads: Record<string, number>;
+  /** How long the step waited, before it began, for the stack to work off the step before it. */
+  quietWaitMs?: number;
 }
 
 export function snapshot(pids: CpuPids): Snapshot {
@@ -115,7 +117,7 @@ export const formatCpu = (cpu: CpuUse | undefined) =>
     ? `cpu% app ${cpu.bench} tmp ${cpu.temporal} pg ${cpu.postgres ?? 'n/a'} load ${cpu.loadgen} other ${Math.max(
         0,
         cpu.machine - cpu.bench - cpu.temporal - (cpu.postgres ?? 0) - cpu.loadgen,
-      )}`
+      )}${cpu.quietWaitMs && cpu.quietWaitMs >= 1_000 ? `; began ${(cpu.quietWaitMs / 1000).toFixed(1)} s late (stack busy)` : ''}`
     : '';
 
 /** CPU milliseconds each part spent per completed operation: far less sensitive to noise than rates. */
@@ -137,12 +139,35 @@ export async function stackPids(stack: Stack, loadgen: number | undefined): Prom
   return pids;
 }
 
-/** Runs `work` and reports the CPU each part of the stack used meanwhile. */
+/** A stack using less than this (app + Temporal + Postgres, % of one core) has nothing left to do. */
+const QUIET_PCT = 40;
+const QUIET_WINDOW_MS = 300;
+const QUIET_MAX_MS = 15_000;
+
+/**
+ * Waits until the stack's CPU over a short window falls below QUIET_PCT (at most QUIET_MAX_MS), and
+ * says how long that took. An overloaded step leaves work behind (workflows still running, a pool
+ * catching up, garbage): a step started on top of it fails for what the step before it did.
+ */
+async function untilQuiet(pids: CpuPids, cores: number): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const before = snapshot(pids);
+    await new Promise((r) => setTimeout(r, QUIET_WINDOW_MS));
+    const use = cpuBetween(before, snapshot(pids), cores, pids.postmaster !== undefined);
+    const waited = Math.round(performance.now() - start);
+    if (use.bench + use.temporal + (use.postgres ?? 0) < QUIET_PCT || waited >= QUIET_MAX_MS) return waited;
+  }
+}
+
+/** Runs `work` once the stack is quiet, and reports the CPU each part of it used meanwhile. */
 export function measurer(pids: CpuPids) {
   const cores = cpus().length;
   return async <T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUse }> => {
+    const quietWaitMs = await untilQuiet(pids, cores);
     const before = snapshot(pids);
     const result = await work();
-    return { result, cpu: cpuBetween(before, snapshot(pids), cores, pids.postmaster !== undefined) };
+    const cpu = cpuBetween(before, snapshot(pids), cores, pids.postmaster !== undefined);
+    return { result, cpu: { ...cpu, quietWaitMs } };
   };
 }

@@ -7,7 +7,8 @@
  * results, and the majority (the median of pass/fail) decides. If the best pass turns out to fail
  * more often than not, the search moves down to the next lower pass and bisects up from there; if
  * the first failure turns out to pass, it becomes the best pass and the bisection goes on above it.
- * Such moves are limited (`maxShifts`), and out of time (`conclude`) one is still allowed.
+ * Such moves are limited (`maxShifts`), and out of time (`conclude`) one is still allowed. A move
+ * down with no pass below steps down by 1 + 4 × tolerance at a time instead of halving.
  */
 
 export interface BisectOptions {
@@ -37,10 +38,13 @@ export class Bisector {
   hi: number | undefined;
   private pending: number | undefined;
   private shifts = 0;
+  /** Division per step down while nothing below the failures has passed. */
+  private descent: number;
   private concluded = false;
 
   constructor(readonly options: BisectOptions) {
     this.pending = Math.max(options.min, Math.min(options.max, options.start));
+    this.descent = options.factor;
   }
 
   /** The rate to run next, or undefined once the search is over. */
@@ -105,7 +109,7 @@ export class Bisector {
     }
     if (lo === undefined) {
       // Nothing has passed yet: step down.
-      const down = Math.floor(hi / factor);
+      const down = Math.floor(hi / this.descent);
       if (down < min || down >= hi) return this.finish();
       this.phase = 'climb';
       this.pending = down;
@@ -143,6 +147,9 @@ export class Bisector {
         .filter(([rate, r]) => rate < this.hi! && majorityPasses(r))
         .map(([rate]) => rate);
       this.lo = lower.length ? Math.max(...lower) : undefined;
+      // It passed once, so the knee is likely just below it: step down in small steps, not by
+      // halves (a halving out of time would leave the result at half the knee).
+      this.descent = 1 + 4 * this.options.tolerance;
     } else {
       // The first failure passes on the whole: the knee is higher.
       this.lo = this.hi;

@@ -119,6 +119,27 @@ describe('Bisector', () => {
     expect(bisector.best).toBeLessThanOrEqual(50);
   });
 
+  it('a first rate that passes once and then fails is stepped down from in small steps, not halved', () => {
+    // As in a run on a slowing machine: 16 passed at the start, failed its repeats, and the knee
+    // had moved to 14.
+    const bisector = new Bisector({ ...options, start: 16, maxShifts: 2 });
+    const tried: number[] = [];
+    const passes = (rate: number, nth: number) => rate <= 14 || (rate === 16 && nth === 0);
+    for (let rate = bisector.next(); rate !== undefined; rate = bisector.next()) {
+      const nth = tried.filter((r) => r === rate).length;
+      tried.push(rate);
+      bisector.record(rate, passes(rate, nth));
+      // Out of time once the bracket has moved down.
+      if (tried.length >= 10) bisector.conclude();
+      if (tried.length > 50) throw new Error('the search does not end');
+    }
+    expect(tried.slice(0, 2)).toEqual([16, 32]);
+    expect(tried).not.toContain(8);
+    // Within one small step (1 + 4 × 5 %) of the knee.
+    expect(bisector.best).toBeGreaterThanOrEqual(13);
+    expect(bisector.best).toBeLessThanOrEqual(14);
+  });
+
   it('stops at the maximum and repeats it', () => {
     const bisector = new Bisector({ ...options, max: 50 });
     const tried = search(bisector, () => true);
