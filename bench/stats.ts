@@ -1,6 +1,6 @@
 /** Latency summaries and the pass/fail rule every rate ladder uses. */
 import type { CpuUse } from './cpu.js';
-import type { Bisector } from './ladder.js';
+import { slope, type Bisector } from './ladder.js';
 
 export interface LatencySummary {
   count: number;
@@ -89,7 +89,7 @@ export interface StepResult {
   errors: number;
   /** Statuses other than the expected one, with counts. */
   statuses: Record<string, number>;
-  /** Successful completions per second, over max(step, first success → last success + 1/rate). */
+  /** Successful completions per second, less the share the answers fell behind by (latency slope). */
   throughput: number;
   latency: LatencySummary;
   sendLagP99: number | null;
@@ -115,13 +115,12 @@ export function judge(result: OpenLoopResult, okStatus: number, criteria: Criter
   const ok = result.samples.filter((s) => s.status === okStatus);
   const statuses: Record<string, number> = {};
   for (const s of result.samples) statuses[s.status] = (statuses[s.status] ?? 0) + 1;
-  // Completions per second over the window in which they came (first answer → last, plus one
-  // interval), never over less than the step: a server falling behind spreads its answers over a
-  // longer window. Counting from the first request instead would add the last answer's latency to
-  // the window, and a step whose answers all came in 300 ms would miss the mark by that much.
-  const done = ok.map((s) => s.at + s.latency);
-  const window = done.length ? (Math.max(...done) - Math.min(...done)) / 1000 + 1 / result.rate : 0;
-  const throughput = ok.length / Math.max(result.seconds, window);
+  // Completions per second: the successes per second of the step, less the share the server fell
+  // behind by. Open loop, a server completing μ/s of λ/s offered has latencies growing by λ/μ − 1 ms
+  // per ms of the step, so μ = λ ÷ (1 + slope). The least-squares slope uses every answer; the
+  // first and last answers alone would make one slow answer at the end fail a step that kept pace.
+  const drift = slope(ok.map((s) => ({ x: s.at, y: s.latency }))) ?? 0;
+  const throughput = ok.length / result.seconds / (1 + Math.max(0, drift));
   const latency = summarize(ok.map((s) => s.latency));
   const step: StepResult = {
     rate: result.rate,

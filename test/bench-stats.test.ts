@@ -22,6 +22,16 @@ describe('judge', () => {
     expect(judged.pass).toBe(true);
   });
 
+  it('passes a step that kept pace but whose last answer was slow', () => {
+    const judged = judge(
+      step(20, (i) => (i === 79 ? 450 : 100)),
+      200,
+      criteria,
+    );
+    expect(judged.throughput).toBeGreaterThanOrEqual(0.95 * 20);
+    expect(judged.pass).toBe(true);
+  });
+
   it('fails a step whose answers fall behind the offered rate', () => {
     // Each answer 5 ms later than the one before: 80 answers spread over 4.4 s.
     const judged = judge(
