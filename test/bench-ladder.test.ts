@@ -10,13 +10,22 @@ const options: BisectOptions = {
   maxShifts: 1,
 };
 
-/** Runs a bisector against a pass rule; returns the rates in the order they were tried. */
-function search(bisector: Bisector, passes: (rate: number, nth: number) => boolean): number[] {
+/**
+ * Runs a bisector against a pass rule; returns the rates in the order they were tried. With
+ * `outOfTimeAfter`, the time runs out after that many steps: as the ladders do, conclude() is
+ * called before every step from then on.
+ */
+function search(
+  bisector: Bisector,
+  passes: (rate: number, nth: number) => boolean,
+  outOfTimeAfter = Infinity,
+): number[] {
   const tried: number[] = [];
   for (let rate = bisector.next(); rate !== undefined; rate = bisector.next()) {
     const nth = tried.filter((r) => r === rate).length;
     tried.push(rate);
     bisector.record(rate, passes(rate, nth));
+    if (tried.length >= outOfTimeAfter) bisector.conclude();
     if (tried.length > 100) throw new Error('the search does not end');
   }
   return tried;
@@ -102,17 +111,8 @@ describe('Bisector', () => {
 
   it('out of time, a best pass that fails its repeats is bisected down from, not dropped to the pass below', () => {
     const bisector = new Bisector({ ...options, maxShifts: 2 });
-    const tried: number[] = [];
-    // 57 passes once, then fails: the knee is lower, between 40 and 57.
-    const passes = (rate: number, nth: number) => rate <= 50 || (rate === 57 && nth === 0);
-    for (let rate = bisector.next(); rate !== undefined; rate = bisector.next()) {
-      const nth = tried.filter((r) => r === rate).length;
-      tried.push(rate);
-      bisector.record(rate, passes(rate, nth));
-      // Out of time after the fifth step; the ladders call conclude() before every step from then on.
-      if (tried.length >= 5) bisector.conclude();
-      if (tried.length > 50) throw new Error('the search does not end');
-    }
+    // 57 passes once, then fails: the knee is lower, between 40 and 57. Out of time after 5 steps.
+    const tried = search(bisector, (rate, nth) => rate <= 50 || (rate === 57 && nth === 0), 5);
     expect(tried.slice(0, 5)).toEqual([10, 20, 40, 80, 57]);
     expect(bisector.phase).toBe('done');
     expect(bisector.best).toBeGreaterThan(40);
@@ -121,18 +121,9 @@ describe('Bisector', () => {
 
   it('a first rate that passes once and then fails is stepped down from in small steps, not halved', () => {
     // As in a run on a slowing machine: 16 passed at the start, failed its repeats, and the knee
-    // had moved to 14.
+    // had moved to 14. Out of time once the bracket has moved down (10 steps).
     const bisector = new Bisector({ ...options, start: 16, maxShifts: 2 });
-    const tried: number[] = [];
-    const passes = (rate: number, nth: number) => rate <= 14 || (rate === 16 && nth === 0);
-    for (let rate = bisector.next(); rate !== undefined; rate = bisector.next()) {
-      const nth = tried.filter((r) => r === rate).length;
-      tried.push(rate);
-      bisector.record(rate, passes(rate, nth));
-      // Out of time once the bracket has moved down.
-      if (tried.length >= 10) bisector.conclude();
-      if (tried.length > 50) throw new Error('the search does not end');
-    }
+    const tried = search(bisector, (rate, nth) => rate <= 14 || (rate === 16 && nth === 0), 10);
     expect(tried.slice(0, 2)).toEqual([16, 32]);
     expect(tried).not.toContain(8);
     // Within one small step (1 + 4 × 5 %) of the knee.
