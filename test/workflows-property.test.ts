@@ -118,4 +118,6 @@ it('orders end in exactly one state, batches add up, and every wallet equals its
     }),
     { numRuns: 4 },
   );
-});
+  // Four runs of up to twelve operations through real workflows: about a minute on a slow two-core
+  // machine, so more than the default 60 s.
+}, 180_000);
