@@ -77,9 +77,14 @@ export const routeFor = (total: Cents, threshold: Cents): PurchaseRoute =>
 export const poolThreshold = (configured: Cents, minNotional: Cents): Cents =>
   minNotional > configured ? minNotional : configured;
 
-/** The state a debited, allowed order starts in on its route. */
-export const stateOn = (route: PurchaseRoute): OrderState =>
-  route === 'exchange' ? 'pending' : 'aggregated';
+/** The state an order starts in on its route: held for review, failed when refused, else its purchase's. */
+const STATE_ON: Record<PlacementRoute, OrderState> = {
+  exchange: 'pending',
+  pool: 'aggregated',
+  review: 'held',
+  rejected: 'failed',
+};
+export const stateOn = (route: PlacementRoute): OrderState => STATE_ON[route];
 
 /** The client order id of an order bought alone (a batch's is its batch id), so a retry never buys twice. */
 export const orderClientId = (orderId: number) => `order-${orderId}`;

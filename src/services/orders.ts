@@ -27,7 +27,6 @@ import {
   routeFor,
   stateOn,
   type OrderInput,
-  type OrderState,
   type OrderView,
   type Placement,
   type PlacementRoute,
@@ -196,8 +195,7 @@ export async function debitOrder(
           : decision.action === 'hold'
             ? 'review'
             : routeFor(total, threshold);
-      const state: OrderState =
-        route === 'rejected' ? 'failed' : route === 'review' ? 'held' : stateOn(route);
+      const state = stateOn(route);
       // The order row goes first: a concurrent attempt for the same id waits on it, then finds it.
       await sqlOf(tx)
         .insertInto('orders')
