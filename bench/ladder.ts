@@ -28,6 +28,12 @@ export interface BisectOptions {
 
 export type Phase = 'climb' | 'bisect' | 'repeat' | 'done';
 
+/**
+ * Growth (and division) of the pooled orders' ladder, which starts just below the $12 orders' best
+ * rate: the knee is known to be near, so steps of a quarter bracket it sooner than doubling.
+ */
+export const POOLED_LADDER_FACTOR = 1.25;
+
 const majorityPasses = (results: boolean[]) => results.filter(Boolean).length * 2 > results.length;
 
 export class Bisector {

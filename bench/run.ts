@@ -16,7 +16,7 @@ import {
   type BaselineServer,
   type BenchContext,
 } from './baselines.js';
-import { Bisector, type BisectOptions } from './ladder.js';
+import { Bisector, POOLED_LADDER_FACTOR, type BisectOptions } from './ladder.js';
 import { LoadGenerator } from './load.js';
 import { inFlightMemory, leakCheck } from './memory.js';
 import { exchangeRoundTrip, poolDirectStep, poolTaskQueue } from './pool.js';
@@ -222,10 +222,10 @@ async function main(): Promise<void> {
   };
   const server = baseline;
   const step = config.stepSeconds;
-  const bisector = (start: number, max: number) =>
+  const bisector = (start: number, max: number, factor = 2) =>
     new Bisector({
       start,
-      factor: 2,
+      factor,
       max,
       min: 1,
       tolerance: config.tolerance,
@@ -334,14 +334,19 @@ async function main(): Promise<void> {
     const u = users;
     await phase('System pooled', async () => {
       await orderStep(ctx, u, 5, POOLED_ORDER_AMOUNT, POOLED_MAY_WAIT, 2);
-      const start = results.system.orders?.bestRate
-        ? Math.max(5, Math.round(results.system.orders.bestRate / 2))
-        : 10;
+      // A pooled order costs a little more than a $12 order, so the knee is a little below the $12
+      // orders' best rate: the search starts at 0.8 × that (a pass to fall back on) and moves by a
+      // quarter. From half of it, doubling, four of its seven steps went to bracketing (15, 30, 60,
+      // 42) and it ran out of time at 15/s with a knee near 30 (20261130T154925Z); from the rate
+      // itself, that rate passed once, failed its repeats, and nothing below had passed
+      // (20261130T161237Z).
+      const ordersBest = results.system.orders?.bestRate;
+      const start = ordersBest ? Math.max(5, Math.round(ordersBest * 0.8)) : 10;
       const [pooled] = await interleave(
         [
           {
             name: 'System pooled',
-            bisector: bisector(start, 1_000),
+            bisector: bisector(start, 1_000, POOLED_LADDER_FACTOR),
             run: (rate) => orderStep(ctx, u, rate, POOLED_ORDER_AMOUNT, POOLED_MAY_WAIT, step),
           },
         ],

@@ -1,4 +1,11 @@
-import { Bisector, median, slope, spread, type BisectOptions } from '../bench/ladder.js';
+import {
+  Bisector,
+  median,
+  POOLED_LADDER_FACTOR,
+  slope,
+  spread,
+  type BisectOptions,
+} from '../bench/ladder.js';
 
 const options: BisectOptions = {
   start: 10,
@@ -129,6 +136,33 @@ describe('Bisector', () => {
     // Within one small step (1 + 4 × 5 %) of the knee.
     expect(bisector.best).toBeGreaterThanOrEqual(13);
     expect(bisector.best).toBeLessThanOrEqual(14);
+  });
+
+  it('started below a neighbouring knee with steps of a quarter, it brackets the knee in fewer steps than doubling', () => {
+    // As the pooled ladder runs: $12 orders passed at 30/s, pooled orders pass up to 28/s. The steps
+    // saved are left for the repeats and for moving the bracket when a pass fails them.
+    const passes = (rate: number) => rate <= 28;
+    const bracket = (start: number, factor: number) => {
+      const bisector = new Bisector({ ...options, start, factor });
+      const tried = search(bisector, passes);
+      expect(bisector.best).toBe(28);
+      return tried.length - 2 * options.repeats + 2;
+    };
+    expect(bracket(24, POOLED_LADDER_FACTOR)).toBe(5); // 24, 30, 27, 28, 29
+    expect(bracket(15, 2)).toBe(7); // 15, 30, 21, 25, 27, 28, 29
+  });
+
+  it('started below a knee that drifts down, its first pass is left to fall back on', () => {
+    // 27 passes once, then the stack slows and only 24 and below pass. Started at 27, nothing below
+    // had passed when 27 failed its repeats out of time: no figure. Started at 24, 24 is the figure.
+    const passes = (rate: number, nth: number) => rate <= 24 || (rate === 27 && nth === 0);
+    const from = (start: number) => {
+      const bisector = new Bisector({ ...options, start, factor: POOLED_LADDER_FACTOR, maxShifts: 2 });
+      search(bisector, passes, 5);
+      return bisector.best;
+    };
+    expect(from(27)).toBeUndefined();
+    expect(from(24)).toBe(24);
   });
 
   it('stops at the maximum and repeats it', () => {
