@@ -330,18 +330,15 @@ async function main(): Promise<void> {
     });
   }
 
+  const bestOrders = results.system.orders?.bestRate;
   if (wants('pooled') && users) {
     const u = users;
     await phase('System pooled', async () => {
       await orderStep(ctx, u, 5, POOLED_ORDER_AMOUNT, POOLED_MAY_WAIT, 2);
-      // A pooled order costs a little more than a $12 order, so the knee is a little below the $12
-      // orders' best rate: the search starts at 0.8 × that (a pass to fall back on) and moves by a
-      // quarter. From half of it, doubling, four of its seven steps went to bracketing (15, 30, 60,
-      // 42) and it ran out of time at 15/s with a knee near 30 (20261130T154925Z); from the rate
-      // itself, that rate passed once, failed its repeats, and nothing below had passed
-      // (20261130T161237Z).
-      const ordersBest = results.system.orders?.bestRate;
-      const start = ordersBest ? Math.max(5, Math.round(ordersBest * 0.8)) : 10;
+      // A pooled order costs a little more than a $12 order, so its knee is a little below theirs:
+      // the search starts at 0.8 × their best rate, a pass to fall back on, and moves by a quarter
+      // (bench/README, "The pooled ladder starts near its knee").
+      const start = bestOrders ? Math.max(5, Math.round(bestOrders * 0.8)) : 10;
       const [pooled] = await interleave(
         [
           {
@@ -358,7 +355,6 @@ async function main(): Promise<void> {
     });
   }
 
-  const bestOrders = results.system.orders?.bestRate;
   if (wants('memory') && users) {
     const u = users;
     // Below the best pooled rate, so that every order is placed (memory, not saturation, is what
