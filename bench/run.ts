@@ -268,8 +268,8 @@ async function main(): Promise<void> {
       // A first step at a cold worker and API fails below what they sustain once warm.
       await temporalStep(ctx, server, 10, 4, 'warm');
       // An order runs far more code than the bare workflow (API, ORM, driver, exchange client), and
-      // V8 takes several hundred orders to optimise it: the first 300 after a short warm-up cost a
-      // quarter more CPU than the ones after 600 (bench/README, "Warm before measured"). The orders
+      // V8 takes several hundred orders to optimise it: the first 300 after a short warm-up cost
+      // about a quarter more CPU than later ones (bench/README, "Warm before measured"). The orders
       // are measured warm, as a service that has been up for a while runs.
       await orderStep(ctx, u, WARM_ORDER_RATE, ORDER_AMOUNT, 0, WARM_ORDER_SECONDS);
       const orders = bisector(16, 1_000);

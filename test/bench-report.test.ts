@@ -50,6 +50,17 @@ describe('pooled_per_s_ratio', () => {
     expect(flatFigures(r).orders_beside_pooled_per_s).toBe(30);
   });
 
+  it('falls back on the orders phase when the search in turn with the pooled orders found no rate', () => {
+    const r = results({
+      orders: ladder(40, [39, 40, 40]),
+      ordersBesidePooled: { steps: [], atBest: [] },
+      pooled: ladder(27, [26, 27, 27]),
+    });
+    const ratio = pooledRatio(r);
+    expect(ratio.value).toBe(0.675);
+    expect(ratio.detail).toContain('found no rate');
+  });
+
   it('falls back on the orders phase when the pooled ladder ran without them', () => {
     const ratio = pooledRatio(
       results({ orders: ladder(40, [39, 40, 40]), pooled: ladder(27, [26, 27, 27]) }),
