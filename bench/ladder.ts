@@ -29,8 +29,9 @@ export interface BisectOptions {
 export type Phase = 'climb' | 'bisect' | 'repeat' | 'done';
 
 /**
- * Growth (and division) of the pooled orders' ladder, which starts just below the $12 orders' best
- * rate: the knee is known to be near, so steps of a quarter bracket it sooner than doubling.
+ * Growth (and division) of the pooled phase's ladders (pooled orders, and $12 orders again), which
+ * start just below the $12 orders' best rate: the knees are known to be near, so steps of a quarter
+ * bracket them sooner than doubling.
  */
 export const POOLED_LADDER_FACTOR = 1.25;
 

@@ -111,6 +111,11 @@ export function computeRatios(results: Results): Ratio[] {
   const besideFound = sys.ordersBesidePooled?.bestRate !== undefined;
   const ordersBeside = besideFound ? sys.ordersBesidePooled : sys.orders;
   const ordersThen = rate(ordersBeside);
+  const whichOrders = besideFound
+    ? ' searched in turn with them'
+    : sys.ordersBesidePooled
+      ? ' of the orders phase (the search in turn with them found no rate)'
+      : '';
   add(
     {
       name: 'orders_per_s_ratio',
@@ -142,7 +147,7 @@ export function computeRatios(results: Results): Ratio[] {
       value: ratioOf(pooled.median, ordersThen.median),
       target: '>= 0.9',
       cpuRatio: ratioOf(cpu(ordersBeside).median, cpu(sys.pooled).median),
-      detail: `${show(pooled, '/s')} ÷ ${show(ordersThen, '/s')} $12 orders${besideFound ? ' searched in turn with them' : sys.ordersBesidePooled ? ' of the orders phase (the search in turn with them found no rate)' : ''}; CPU ms/op ${show(cpu(ordersBeside))} ÷ ${show(cpu(sys.pooled))} (inverse)`,
+      detail: `${show(pooled, '/s')} ÷ ${show(ordersThen, '/s')} $12 orders${whichOrders}; CPU ms/op ${show(cpu(ordersBeside))} ÷ ${show(cpu(sys.pooled))} (inverse)`,
     },
     '>=',
     0.9,
@@ -240,6 +245,7 @@ function table(rows: string[][]): string {
 }
 
 const ms = (v: number | null | undefined) => (v == null ? '—' : `${v} ms`);
+const settleOf = (s: OrderStep) => `settle p50 ${ms(s.settle.p50)} p99 ${ms(s.settle.p99)}`;
 const fmt = (v: number | null | undefined, unit = '') => (v == null ? '—' : `${v}${unit}`);
 
 function ladderRows<S extends StepResult>(
@@ -450,12 +456,8 @@ export function render(results: Results): string {
         { steps: b.temporalAtSystemRate ?? [], atBest: [] },
         () => 'beside the orders',
       ),
-      ...ladderRows('orders', sys.orders, (s) => `settle p50 ${ms(s.settle.p50)} p99 ${ms(s.settle.p99)}`),
-      ...ladderRows(
-        'orders*',
-        sys.ordersBesidePooled,
-        (s) => `in turn with the pooled; settle p50 ${ms(s.settle.p50)} p99 ${ms(s.settle.p99)}`,
-      ),
+      ...ladderRows('orders', sys.orders, settleOf),
+      ...ladderRows('orders*', sys.ordersBesidePooled, (s) => `in turn with the pooled; ${settleOf(s)}`),
       ...ladderRows('B-signal', b.signal, (s) => `query lag ${ms(s.queryLagMs)}`),
       ...ladderRows(
         'pool-direct',
