@@ -1,6 +1,20 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { readUsd, type Cents } from '../domain/money.js';
-import type { FraudConfig, FraudFacts } from '../domain/fraud.js';
+import { assess, type FraudConfig, type FraudDecision, type FraudFacts } from '../domain/fraud.js';
+
+/**
+ * What the fraud rules say of an order, inside the debit transaction. With the rules off nothing is
+ * read: the facts cost the heaviest statement of the debit (counts and sums over the user's orders).
+ */
+export async function assessOrder(
+  tx: EntityManager,
+  userId: number,
+  total: Cents,
+  config: FraudConfig,
+): Promise<FraudDecision> {
+  if (!config.enabled) return { action: 'allow' };
+  return assess(await gatherFraudFacts(tx, userId, total, config), config);
+}
 
 /**
  * Reads what the fraud rules need, inside the debit transaction. The wallet row is locked first,

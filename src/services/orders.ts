@@ -19,8 +19,8 @@ import { sql } from 'kysely';
 import { creditWallet, debitWallet } from './wallet.js';
 import { claimQuote } from './quote-claims.js';
 import { priceOrder } from '../domain/pricing.js';
-import { gatherFraudFacts } from './fraud.js';
-import { assess, type FraudConfig } from '../domain/fraud.js';
+import { assessOrder } from './fraud.js';
+import type { FraudConfig } from '../domain/fraud.js';
 import {
   orderClientId,
   poolThreshold,
@@ -188,7 +188,7 @@ export async function debitOrder(
         );
       }
       const threshold = poolThreshold(options.threshold, crypto.minNotional);
-      const decision = assess(await gatherFraudFacts(tx, input.userId, total, options.fraud), options.fraud);
+      const decision = await assessOrder(tx, input.userId, total, options.fraud);
       const route: PlacementRoute =
         decision.action === 'reject'
           ? 'rejected'
