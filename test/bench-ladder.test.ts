@@ -86,15 +86,15 @@ describe('Bisector', () => {
     expect(bisector.best).toBeUndefined();
   });
 
-  it('out of time, it stops searching and only repeats the bracket found so far', () => {
+  it('out of time, it runs the midpoint it had chosen, then only repeats the bracket found so far', () => {
     const bisector = new Bisector(options);
     const tried: number[] = [];
     for (let rate = bisector.next(); rate !== undefined; rate = bisector.next()) {
       tried.push(rate);
       bisector.record(rate, rate <= 57);
-      if (tried.length === 5) bisector.conclude(); // 10, 20, 40, 80, 57
+      if (tried.length === 5) bisector.conclude(); // 10, 20, 40, 80, 57; 68 was chosen next
     }
-    expect(tried).toEqual([10, 20, 40, 80, 57, 57, 80, 57, 80]);
+    expect(tried).toEqual([10, 20, 40, 80, 57, 68, 57, 68, 57, 68]);
     expect(bisector.best).toBe(57);
     // Cut short in the middle of the repeats: a tie still counts as the best pass.
     const cut = new Bisector(options);
@@ -114,6 +114,17 @@ describe('Bisector', () => {
     none.record(10, false);
     none.conclude();
     expect(none.next()).toBeUndefined();
+  });
+
+  it('out of time just after its bracket moved down, it still bisects once instead of taking the pass below', () => {
+    // As in run 20261130T203349Z: 45/s passed once and failed its repeats, the bracket moved down to
+    // 32–45, and the time ran out before its midpoint ran: the result was 32/s with the knee near 40.
+    const bisector = new Bisector({ ...options, start: 16, maxShifts: 2 });
+    const tried = search(bisector, (rate, nth) => rate <= 40 || (rate === 45 && nth === 0), 11);
+    expect(tried.slice(0, 11)).toEqual([16, 32, 64, 45, 54, 49, 47, 45, 47, 45, 47]);
+    expect(tried[11]).toBe(38);
+    expect(bisector.phase).toBe('done');
+    expect(bisector.best).toBe(38);
   });
 
   it('out of time, a best pass that fails its repeats is bisected down from, not dropped to the pass below', () => {
