@@ -191,6 +191,67 @@ it('a buy whose answer was lost is found under the order id and completed, not r
   expect(names()).not.toContain('refundOrder');
 });
 
+describe("the debit's activity goes on", () => {
+  /** The local activities the workflow's history records, by type. */
+  async function localActivities(handle: Awaited<ReturnType<typeof place>>['handle']) {
+    const { events } = await handle.fetchHistory();
+    return (events ?? [])
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      .map((e) => {
+        const data = e.markerRecordedEventAttributes!.details!.data!.payloads![0]!.data!;
+        return (JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type;
+      });
+  }
+
+  it('an order bought alone takes one local activity: debit, buy and completion', async () => {
+    setUp();
+    const order = input('12');
+    const { handle } = await place(order);
+    expect(await handle.result()).toEqual({ orderId: order.orderId, state: 'completed' });
+    expect(await localActivities(handle)).toEqual(['debitOrder']);
+    expect(names()).toEqual(['debitOrder', 'buyOrder', 'completeOrder']);
+  });
+
+  it('a completion that fails there is taken by the workflow with the fill, not bought again', async () => {
+    let failures = 0;
+    const s: Stubs = setUp({
+      completeOrder: async (orderId, fill) => {
+        if (failures++ === 0) throw new Error('connection terminated');
+        return s.defaults.completeOrder(orderId, fill);
+      },
+    });
+    const order = input('12');
+    const { handle } = await place(order);
+    expect(await handle.result()).toEqual({ orderId: order.orderId, state: 'completed' });
+    expect(stubs.callsTo('buyOrder')).toHaveLength(1);
+    expect(stubs.callsTo('completeOrder')).toHaveLength(2);
+    expect(stubs.callsTo('completeOrder')[1]).toEqual([
+      order.orderId,
+      expect.objectContaining({ exchangeOrderId: 'ex-1', clientOrderId: `order-${order.orderId}` }),
+    ]);
+    expect(await localActivities(handle)).toEqual(['debitOrder', 'completeOrder']);
+  });
+
+  it('joining the pool that fails there is taken by the workflow', async () => {
+    let failures = 0;
+    setUp({
+      enqueueInPool: async () => {
+        if (failures++ === 0) throw new Error('Temporal unreachable');
+      },
+    });
+    const order = input('4', 'ETH');
+    const { handle } = await place(order);
+    await until(async () => (await handle.query(orderStatusQuery)).state === 'aggregated');
+    expect(stubs.callsTo('enqueueInPool')).toEqual([
+      ['ETH', { orderId: order.orderId, total: '4.00', amount: '4' }],
+      ['ETH', { orderId: order.orderId, total: '4.00', amount: '4' }],
+    ]);
+    await handle.signal(orderSettledSignal, { state: 'completed', batchId: 'ETH-1-a' });
+    expect(await handle.result()).toMatchObject({ state: 'completed' });
+    expect(await localActivities(handle)).toEqual(['debitOrder', 'enqueueInPool']);
+  });
+});
+
 describe('review', () => {
   const DAY = 24 * 3_600_000;
   const holding = () =>

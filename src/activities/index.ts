@@ -25,9 +25,10 @@ export interface ActivityDeps {
 
 /** Every activity, built from its dependencies (tests pass real ones pointed at test servers). */
 export function createActivities(deps: ActivityDeps) {
+  const pool = createPoolActivities(deps);
   return {
-    ...createOrderActivities(deps),
-    ...createPoolActivities(deps),
+    ...createOrderActivities(deps, pool),
+    ...pool,
     ...createPriceActivities(deps),
   };
 }

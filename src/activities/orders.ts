@@ -6,6 +6,7 @@ import {
   orderClientId,
   type Canceller,
   type OrderInput,
+  type AfterDebit,
   type OrderView,
   type Placement,
 } from '../domain/orders.js';
@@ -15,12 +16,19 @@ import { afterEveryAttempt, earlierAttempt } from './exchange-attempts.js';
 import { log } from '@temporalio/activity';
 import { DomainError } from '../domain/errors.js';
 import type { ActivityDeps } from './index.js';
+import { afterDebit, type StepsAfterDebit } from './after-debit.js';
 
-export function createOrderActivities(deps: ActivityDeps) {
+export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterDebit, 'enqueueInPool'>) {
   const { orm, exchange, aggregationThreshold } = deps;
-  return {
-    /** The debit (see services/orders.ts): refusals are permanent and carry the API error code. */
-    async debitOrder(input: OrderInput): Promise<Placement & { reviewTimeoutMs: number }> {
+  const activities = {
+    /**
+     * The debit (see services/orders.ts): refusals are permanent and carry the API error code. Once
+     * it has committed, the same local activity goes on as far as it can (`afterDebit`): the order
+     * bought alone and completed, or in its pool.
+     */
+    async debitOrder(
+      input: OrderInput,
+    ): Promise<Placement & { reviewTimeoutMs: number; after?: AfterDebit }> {
       const placement = await permanentFailures(() =>
         debitOrder(orm.em.fork(), input, {
           threshold: aggregationThreshold,
@@ -45,7 +53,10 @@ export function createOrderActivities(deps: ActivityDeps) {
         deps.metrics?.fraudDecisions.inc({ action, rule: placed.rule ?? 'none' });
         if (action === 'reject') deps.metrics?.ordersSettled.inc({ state: 'rejected', route: 'none' });
       }
-      return { ...placed, reviewTimeoutMs: deps.reviewTimeoutMs };
+      const after = await afterDebit(placed, { ...activities, ...pool }, (message, error) =>
+        log.info(message, { orderId: input.orderId, error: String(error) }),
+      );
+      return { ...placed, reviewTimeoutMs: deps.reviewTimeoutMs, ...(after && { after }) };
     },
 
     /** Refused (`reviewer_not_admin`, permanent) unless the reviewer is an admin in Postgres. */
@@ -99,4 +110,5 @@ export function createOrderActivities(deps: ActivityDeps) {
       recordSettled(deps.metrics, await permanentFailures(() => refundOrder(orm.em.fork(), orderId, reason)));
     },
   };
+  return activities;
 }

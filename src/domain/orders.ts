@@ -1,4 +1,5 @@
 import type { Cents } from './money.js';
+import type { FillText } from './house.js';
 
 /** The states an order row can be in (see README, Order states). */
 export const ORDER_STATES = ['pending', 'aggregated', 'held', 'completed', 'failed', 'cancelled'] as const;
@@ -94,3 +95,10 @@ export const CANCELLABLE_STATES = ['aggregated', 'held'] as const satisfies read
 
 /** Who cancels an order: its owner, or an admin (named, for the audit log). */
 export type Canceller = { by: 'owner' } | { by: 'admin'; adminId: number };
+
+/**
+ * What the debit's local activity went on to do after a debit that committed, when it could: an order
+ * bought alone was bought and completed (or refused by the exchange, or bought and not yet recorded),
+ * a pooled one joined its pool. Absent when it did nothing more: the workflow then takes each step.
+ */
+export type AfterDebit = { completed: true } | { rejected: string } | { fill: FillText } | { enqueued: true };

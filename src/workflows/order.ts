@@ -26,14 +26,16 @@ import {
   type Settlement,
 } from './definitions.js';
 import { dbActivity } from './activity-options.js';
-import { purchase } from './purchase.js';
+import { purchase, type Purchase } from './purchase.js';
 import { cancellerOf } from './pool-cancel.js';
 import { orderDetails, orderSearchAttributes } from './visibility.js';
 
 // Everything an order does runs as local activities, inside its workflow tasks: the first workflow
 // task debits (the API hears the answer from the debit's order event in Postgres), and a $12 order
-// is bought and completed without a single activity task going through the server. Exchange
-// retries still wait on server timers (src/workflows/activity-options.ts).
+// is bought and completed without a single activity task going through the server. The debit's
+// activity goes on, when it can, with the buy and the completion or with joining the pool
+// (src/activities/after-debit.ts); what it could not do, the workflow does. Exchange retries still
+// wait on server timers (src/workflows/activity-options.ts).
 const db = proxyLocalActivities<Activities>(dbActivity);
 /** How orders started before the debit was local ran it: they replay with it (see `locally`). */
 const { debitOrder: remoteDebit } = proxyActivities<Activities>(dbActivity);
@@ -159,7 +161,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   }
   placement = { ok: true, order: placed.order };
   status = { ...status, state: placed.order.state };
-  show();
+  // When the activity went on (bought, or joined the pool), the next step shows the state it reached:
+  // an upsert of the state in between would be one more command no one sees.
+  if (!placed.after) show();
 
   try {
     return await settle(placed);
@@ -176,7 +180,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
   }
 
   /** From a committed debit to the end: review if held, then the purchase alone or in the pool. */
-  async function settle(placed: Placement & { reviewTimeoutMs: number }): Promise<OrderStatus> {
+  async function settle(placed: Awaited<ReturnType<Activities['debitOrder']>>): Promise<OrderStatus> {
     let next: Placement = placed;
     if (placed.route === 'review') {
       status = { ...status, reason: placed.reason };
@@ -212,8 +216,16 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
     }
 
     const { order } = next;
+    // What the debit's activity already did (an approved order comes without it).
+    const after = next === placed ? placed.after : undefined;
     if (next.route === 'exchange') {
-      const bought = await purchase('order', [order], orderClientId(order.id), order.crypto, locally);
+      if (after && 'completed' in after) return finish(undefined, { state: 'completed' });
+      const bought: Purchase =
+        after && 'rejected' in after
+          ? { failed: after.rejected }
+          : after && 'fill' in after
+            ? { fill: after.fill }
+            : await purchase('order', [order], orderClientId(order.id), order.crypto, locally);
       if ('failed' in bought) {
         await db.refundOrder(order.id, bought.failed);
         return finish(undefined, { state: 'failed', reason: bought.failed });
@@ -221,11 +233,13 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       await db.completeOrder(order.id, bought.fill);
       return finish(undefined, { state: 'completed' });
     }
-    await db.enqueueInPool(order.crypto, {
-      orderId: order.id,
-      total: order.total_price,
-      amount: order.amount,
-    });
+    if (!(after && 'enqueued' in after)) {
+      await db.enqueueInPool(order.crypto, {
+        orderId: order.id,
+        total: order.total_price,
+        amount: order.amount,
+      });
+    }
     status = { ...status, state: 'aggregated' };
     show();
     await condition(() => settlement !== undefined);

@@ -5,8 +5,8 @@ import { placedUpdate, type OrderStatus } from '../../src/workflows/definitions.
 import { dbActivity, exchangeLocalActivity } from '../../src/workflows/activity-options.js';
 
 // An incompatible change to the order workflow, for test/replay.test.ts to catch: the same steps as
-// an order bought alone, but the fill is recorded before the buy. Recorded histories issue the buy
-// first, so replaying them against this code must fail with a determinism violation.
+// an order bought alone by its workflow, but the fill is recorded before the buy. Recorded histories
+// issue the buy first, so replaying them against this code must fail with a determinism violation.
 
 const db = proxyLocalActivities<Activities>(dbActivity);
 const exchange = proxyLocalActivities<Activities>(exchangeLocalActivity);

@@ -20,6 +20,7 @@ import { formatUsd, readQuantity, readUsd, sum, totalPrice } from '../../src/dom
 import { temporalTestServerPath } from '../../tools/temporal-binaries.js';
 import { orderWorkflow } from '../../src/workflows/index.js';
 import { registerSearchAttributes } from './search-attributes.js';
+import { afterDebit } from '../../src/activities/after-debit.js';
 
 /*
  * In-memory stand-ins for every activity, so the workflows run in the time-skipping test server
@@ -207,6 +208,13 @@ export function createStubActivities(options: StubOptions): Stubs {
       },
     ]),
   ) as Activities;
+  // The debit goes on as the service's activity does, through the stubs (recorded, overrides applied).
+  const debit = activities.debitOrder;
+  activities.debitOrder = async (input) => {
+    const placed = await debit(input);
+    const after = placed.after ?? (await afterDebit(placed, activities, () => undefined));
+    return { ...placed, ...(after && { after }) };
+  };
   return {
     activities,
     defaults: behaviour,
