@@ -232,6 +232,18 @@ describe("the debit's activity goes on", () => {
     expect(await localActivities(handle)).toEqual(['debitOrder', 'completeOrder']);
   });
 
+  it('a buy with no answer within QUICK_BUY_MS there is taken by the workflow', async () => {
+    let calls = 0;
+    const s: Stubs = setUp({
+      buyOrder: async (o) => (calls++ === 0 ? new Promise(() => undefined) : s.defaults.buyOrder(o)),
+    });
+    const order = input('12');
+    const { handle } = await place(order);
+    expect(await handle.result()).toEqual({ orderId: order.orderId, state: 'completed' });
+    expect(stubs.callsTo('buyOrder')).toHaveLength(2);
+    expect(await localActivities(handle)).toEqual(['debitOrder', 'buyOrder', 'completeOrder']);
+  });
+
   it('joining the pool that fails there is taken by the workflow', async () => {
     let failures = 0;
     setUp({

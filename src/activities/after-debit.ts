@@ -1,7 +1,27 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { AfterDebit, OrderView, Placement } from '../domain/orders.js';
+import { stateOn, type AfterDebit, type OrderView, type Placement } from '../domain/orders.js';
 import type { Fill } from '../exchange/exchange.js';
 import type { PooledOrder } from '../workflows/definitions.js';
+
+/**
+ * How long the buy after a debit may take: as long as one of the workflow's quick tries
+ * (`exchangeLocalActivity`). An exchange slower than that is the workflow's to retry, on its own
+ * timeouts. A request still on its way is found by the next try, which looks the order up first
+ * (its request row is written before it is sent).
+ */
+export const QUICK_BUY_MS = 2_000;
+
+/** The promise's value, or undefined when it has not settled within `ms` (its failure is then ignored). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  promise.catch(() => undefined);
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The steps that may follow a debit in the same local activity (the activities of the same name). */
 export interface StepsAfterDebit {
@@ -12,9 +32,10 @@ export interface StepsAfterDebit {
 
 /**
  * Goes on from a committed debit inside the debit's local activity: an order bought alone is bought
- * (one try) and completed, a pooled one joins its pool. Each local activity the workflow runs costs
- * it an activation, and the worker a call into the workflow's sandbox, which on a busy machine cost
- * as much as the steps themselves (bench/README, "One local activity").
+ * (one try, of at most QUICK_BUY_MS) and completed, a pooled one joins its pool. Each local
+ * activity the workflow runs costs it an activation, and the worker a call into the workflow's
+ * sandbox, which on a busy machine cost as much as the steps themselves (bench/README, "One local
+ * activity").
  *
  * Every step is idempotent, so a crash anywhere here only repeats them: the debit finds its order,
  * the buy its request row (and looks the order up on the exchange first), the completion its
@@ -27,6 +48,9 @@ export async function afterDebit(
   log: (message: string, error: unknown) => void,
 ): Promise<AfterDebit | undefined> {
   const { order } = placed;
+  // Only from the state the debit left: a retried debit may find the order settled since (bought,
+  // refunded, batched, cancelled), and nothing after the debit applies to it any more.
+  if (order.state !== stateOn(placed.route)) return undefined;
   if (placed.route === 'pool') {
     try {
       await steps.enqueueInPool(order.crypto, {
@@ -41,14 +65,18 @@ export async function afterDebit(
     }
   }
   if (placed.route !== 'exchange') return undefined;
-  let fill: Fill;
+  let fill: Fill | undefined;
   try {
-    fill = await steps.buyOrder(order);
+    fill = await within(QUICK_BUY_MS, steps.buyOrder(order));
   } catch (error) {
     if (error instanceof ApplicationFailure && error.type === 'ExchangeRejected') {
       return { rejected: error.message };
     }
     log('the purchase is left to the workflow', error);
+    return undefined;
+  }
+  if (fill === undefined) {
+    log('the purchase is left to the workflow', `no answer within ${QUICK_BUY_MS} ms`);
     return undefined;
   }
   try {

@@ -21,9 +21,12 @@ import { recordExchangeRequest } from '../services/exchange-requests.js';
 export async function earlierAttempt(
   orm: MikroORM,
   clientOrderId: string,
+  /** False when the activity's attempt is another step's (the buy that follows a debit). */
+  attemptCounts = true,
 ): Promise<EarlierAttempt | undefined> {
   const sentBefore = await recordExchangeRequest(orm.em.fork(), clientOrderId);
-  return sentBefore || Context.current().info.attempt > 1 ? { signedBefore: Date.now() } : undefined;
+  const retried = attemptCounts && Context.current().info.attempt > 1;
+  return sentBefore || retried ? { signedBefore: Date.now() } : undefined;
 }
 
 /** For the lookup that decides a refund, run only after the buy gave up. */

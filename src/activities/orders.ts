@@ -20,6 +20,19 @@ import { afterDebit, type StepsAfterDebit } from './after-debit.js';
 
 export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterDebit, 'enqueueInPool'>) {
   const { orm, exchange, aggregationThreshold } = deps;
+  /** `attemptCounts`: whether this activity's attempts are the buy's (not when it follows a debit). */
+  async function buyAlone(order: Pick<OrderView, 'id' | 'crypto' | 'total_price'>, attemptCounts: boolean) {
+    const clientOrderId = orderClientId(order.id);
+    const request = {
+      clientOrderId,
+      crypto: order.crypto,
+      notional: order.total_price,
+      retryOf: await earlierAttempt(orm, clientOrderId, attemptCounts),
+    };
+    return countBuy(deps, 'order', () =>
+      permanentFailures(() => countExchangeErrors(deps, 'buy', () => exchange.buy(request))),
+    );
+  }
   const activities = {
     /**
      * The debit (see services/orders.ts): refusals are permanent and carry the API error code. Once
@@ -53,7 +66,9 @@ export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterD
         deps.metrics?.fraudDecisions.inc({ action, rule: placed.rule ?? 'none' });
         if (action === 'reject') deps.metrics?.ordersSettled.inc({ state: 'rejected', route: 'none' });
       }
-      const after = await afterDebit(placed, { ...activities, ...pool }, (message, error) =>
+      // A retried debit is not a retried buy: the request row says whether one was sent.
+      const steps = { ...activities, ...pool, buyOrder: (o: OrderView) => buyAlone(o, false) };
+      const after = await afterDebit(placed, steps, (message, error) =>
         log.info(message, { orderId: input.orderId, error: String(error) }),
       );
       return { ...placed, reviewTimeoutMs: deps.reviewTimeoutMs, ...(after && { after }) };
@@ -73,16 +88,7 @@ export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterD
 
     /** Buys one order alone; the order id is the client order id, so a retry never buys twice. */
     async buyOrder(order: Pick<OrderView, 'id' | 'crypto' | 'total_price'>): Promise<Fill> {
-      const clientOrderId = orderClientId(order.id);
-      const request = {
-        clientOrderId,
-        crypto: order.crypto,
-        notional: order.total_price,
-        retryOf: await earlierAttempt(orm, clientOrderId),
-      };
-      return countBuy(deps, 'order', () =>
-        permanentFailures(() => countExchangeErrors(deps, 'buy', () => exchange.buy(request))),
-      );
+      return buyAlone(order, true);
     },
 
     /** What the exchange bought under a client order id, if anything (undefined when it did not). */
