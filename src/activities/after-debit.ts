@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { stateOn, type AfterDebit, type OrderView, type Placement } from '../domain/orders.js';
 import type { Fill } from '../exchange/exchange.js';
-import type { PooledOrder } from '../workflows/definitions.js';
+import { pooledOrderOf, type PooledOrder } from '../workflows/definitions.js';
 
 /**
  * How long the buy after a debit may take: as long as one of the workflow's quick tries
@@ -53,11 +53,7 @@ export async function afterDebit(
   if (order.state !== stateOn(placed.route)) return undefined;
   if (placed.route === 'pool') {
     try {
-      await steps.enqueueInPool(order.crypto, {
-        orderId: order.id,
-        total: order.total_price,
-        amount: order.amount,
-      });
+      await steps.enqueueInPool(order.crypto, pooledOrderOf(order));
       return { enqueued: true };
     } catch (error) {
       log('joining the pool is left to the workflow', error);

@@ -33,6 +33,13 @@ export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterD
       permanentFailures(() => countExchangeErrors(deps, 'buy', () => exchange.buy(request))),
     );
   }
+  // What the debit's activity goes on with. A retried debit is not a retried buy: the request row
+  // says whether one was sent.
+  const stepsAfterDebit: StepsAfterDebit = {
+    buyOrder: (order) => buyAlone(order, false),
+    completeOrder: (orderId, fill) => activities.completeOrder(orderId, fill),
+    enqueueInPool: (crypto, order) => pool.enqueueInPool(crypto, order),
+  };
   const activities = {
     /**
      * The debit (see services/orders.ts): refusals are permanent and carry the API error code. Once
@@ -66,9 +73,7 @@ export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterD
         deps.metrics?.fraudDecisions.inc({ action, rule: placed.rule ?? 'none' });
         if (action === 'reject') deps.metrics?.ordersSettled.inc({ state: 'rejected', route: 'none' });
       }
-      // A retried debit is not a retried buy: the request row says whether one was sent.
-      const steps = { ...activities, ...pool, buyOrder: (o: OrderView) => buyAlone(o, false) };
-      const after = await afterDebit(placed, steps, (message, error) =>
+      const after = await afterDebit(placed, stepsAfterDebit, (message, error) =>
         log.info(message, { orderId: input.orderId, error: String(error) }),
       );
       return { ...placed, reviewTimeoutMs: deps.reviewTimeoutMs, ...(after && { after }) };

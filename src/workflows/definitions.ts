@@ -39,6 +39,13 @@ export interface PooledOrder {
   threshold?: string;
 }
 
+/** What an order's pool is told of it when it joins (the pool adds the crypto's threshold). */
+export const pooledOrderOf = (order: Pick<OrderView, 'id' | 'total_price' | 'amount'>): PooledOrder => ({
+  orderId: order.id,
+  total: order.total_price,
+  amount: order.amount,
+});
+
 /** What the pool query answers: absolute times (ISO strings), since a query cannot read the clock. */
 export interface PoolView {
   crypto: string;

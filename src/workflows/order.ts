@@ -19,6 +19,7 @@ import {
   orderSettledSignal,
   orderStatusQuery,
   placedUpdate,
+  pooledOrderOf,
   reviewOrderUpdate,
   type CancelRequest,
   type OrderStatus,
@@ -234,11 +235,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       return finish(undefined, { state: 'completed' });
     }
     if (!(after && 'enqueued' in after)) {
-      await db.enqueueInPool(order.crypto, {
-        orderId: order.id,
-        total: order.total_price,
-        amount: order.amount,
-      });
+      await db.enqueueInPool(order.crypto, pooledOrderOf(order));
     }
     status = { ...status, state: 'aggregated' };
     show();
