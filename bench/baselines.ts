@@ -20,7 +20,9 @@ import pg from 'pg';
 import type { CpuUse } from './cpu.js';
 import type { LoadGenerator, SaturateResult } from './load.js';
 import type { Stack } from './stack.js';
-import { addToPoolSignal } from '../src/workflows/definitions.js';
+import { addOrdersToPoolSignal } from '../src/workflows/definitions.js';
+import { createPoolFeed } from '../src/activities/pool-feed.js';
+import { readUsd } from '../src/domain/money.js';
 import type { PoolInput } from '../src/workflows/pool.js';
 import { POOLED_AMOUNT, POOLED_TOTAL } from './pool.js';
 import { failStep, judge, type Criteria, type StepResult } from './stats.js';
@@ -77,25 +79,28 @@ export async function startBaselineServer(stack: Stack, pool: PoolTarget): Promi
     });
     return { ok: true };
   });
-  // pool-direct: an order straight into a pool workflow of the service, as enqueueInPool sends it.
+  // pool-direct: orders straight into a pool workflow of the service, as enqueueInPool sends them
+  // (grouped by the service's pool feed, with its linger).
+  const input: PoolInput = { crypto: 'ABAN', threshold: pool.threshold, maxWaitMs: pool.maxWaitMs };
+  const feed = createPoolFeed({
+    lingerMs: stack.env.POOL_FEED_LINGER,
+    threshold: readUsd(pool.threshold),
+    async send(workflowId, orders) {
+      await client.workflow.signalWithStart('poolWorkflow', {
+        workflowId,
+        taskQueue: pool.taskQueue,
+        args: [input],
+        signal: addOrdersToPoolSignal,
+        signalArgs: [{ threshold: pool.threshold, orders }],
+      });
+      return readUsd(pool.threshold);
+    },
+  });
   app.post<{ Params: { workflowId: string; orderId: string } }>(
     '/pool/:workflowId/:orderId',
     async (request) => {
-      const input: PoolInput = { crypto: 'ABAN', threshold: pool.threshold, maxWaitMs: pool.maxWaitMs };
-      await client.workflow.signalWithStart('poolWorkflow', {
-        workflowId: request.params.workflowId,
-        taskQueue: pool.taskQueue,
-        args: [input],
-        signal: addToPoolSignal,
-        signalArgs: [
-          {
-            orderId: Number(request.params.orderId),
-            total: POOLED_TOTAL,
-            amount: POOLED_AMOUNT,
-            threshold: pool.threshold,
-          },
-        ],
-      });
+      const order = { orderId: Number(request.params.orderId), total: POOLED_TOTAL, amount: POOLED_AMOUNT };
+      await feed.add(request.params.workflowId, order);
       return { ok: true };
     },
   );

@@ -285,6 +285,7 @@ async function build(
         exchange: createCcxtExchange(exchangeOptions({ ...env, EXCHANGE_URL: simulatorOrigin })),
         aggregationThreshold: env.AGGREGATION_THRESHOLD,
         aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+        poolFeedLingerMs: env.POOL_FEED_LINGER,
         maxOrderTotal: env.MAX_AMOUNT,
         fraud: fraudConfig(env),
         reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,

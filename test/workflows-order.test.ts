@@ -1,6 +1,12 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { poolWorkflow } from '../src/workflows/index.js';
-import { addToPoolSignal, poolQuery, poolWorkflowId, type PoolView } from '../src/workflows/definitions.js';
+import {
+  addToPoolSignal,
+  poolQuery,
+  poolWorkflowId,
+  type PoolArrivals,
+  type PoolView,
+} from '../src/workflows/definitions.js';
 import type { OrderInput } from '../src/domain/orders.js';
 import { ExchangeUnavailableError, type Exchange } from '../src/exchange/exchange.js';
 import { createActivities } from '../src/activities/index.js';
@@ -36,6 +42,7 @@ beforeAll(async () => {
   });
   p = await startPipeline({
     maxWaitMs: 15 * 60_000,
+    poolFeedLingerMs: 200,
     wrapExchange: flaky,
     simulatorEnv: { EXCHANGE_SIM_PRICES: SIM_PRICES },
   });
@@ -217,6 +224,30 @@ it('ignores duplicate pool signals', async () => {
     expect((await pool.query(poolQuery)).orders).toHaveLength(1);
     expect(await poolTotal('P3')).toBe('4.00');
   });
+});
+
+it('orders placed together join their pool in fewer signals than orders, each once', async () => {
+  const user = await fundedUser(p.db, '100.00');
+  const inputs = await Promise.all(['2', '2', '2', '2', '2'].map((a) => order(user, 'P5', a)));
+  const ids = inputs.map((i) => i.orderId);
+  await p.withWorker(async () => {
+    const handles = await Promise.all(inputs.map(start));
+    const settled = await sequentially(handles.map((h) => () => h.result()));
+    expect(settled.map((s) => s.state)).toEqual(ids.map(() => 'completed'));
+  });
+  const events = (await p.client.workflow.getHandle(poolWorkflowId('P5')).fetchHistory()).events ?? [];
+  const signals = events.flatMap((e) => {
+    const signal = e.workflowExecutionSignaledEventAttributes;
+    if (!signal) return [];
+    const [payload] = signal.input?.payloads ?? [];
+    const arrivals = JSON.parse(Buffer.from(payload!.data!).toString()) as PoolArrivals;
+    return [{ name: signal.signalName, ids: arrivals.orders.map((o) => o.orderId) }];
+  });
+  expect(signals.every((s) => s.name === 'addOrders')).toBe(true);
+  expect(signals.length).toBeLessThan(ids.length);
+  expect(signals.flatMap((s) => s.ids).sort()).toEqual([...ids].sort());
+  const rows = await Promise.all(ids.map(orderRow));
+  expect(new Set(rows.map((r) => r?.batch_id)).size).toBe(1);
 });
 
 it('refunds every order of a batch the exchange rejects', async () => {

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { poolWorkflow } from '../src/workflows/index.js';
 import {
+  addOrdersToPoolSignal,
   addToPoolSignal,
   poolQuery,
   poolWorkflowId,
@@ -151,6 +152,25 @@ it('ignores an order it already holds, and one it has already bought', async () 
   ]);
 });
 
+it('takes a group of orders in one signal, each once, and the threshold that came with it', async () => {
+  setUp();
+  const first = await pooled('4');
+  const group = [
+    { orderId: first.order.orderId, total: '4.00', amount: '4' },
+    { orderId: nextId++, total: '3.00', amount: '3' },
+    { orderId: nextId++, total: '2.00', amount: '2' },
+  ];
+  // 4 + 3 + 2 = 9 would stay under a raised threshold of 12: held, not bought.
+  await pool().signal(addOrdersToPoolSignal, { threshold: '12.00', orders: [...group, group[1]!] });
+  await until(async () => (await view())?.orders.length === 3);
+  expect(await view()).toMatchObject({ total: '9.00', threshold: '12.00', batches: 0 });
+  expect(await pooledIds()).toEqual(group.map((o) => o.orderId));
+  // The one-order signal of earlier senders still joins orders, and knows the group's.
+  await pool().signal(addToPoolSignal, group[2]!);
+  expect(await view()).toMatchObject({ total: '9.00', orders: group.map((o) => expect.objectContaining(o)) });
+  expect(stubs.callsTo('openBatch')).toEqual([]);
+});
+
 it('flushes a pool after the max wait, the batch topped up to the threshold', async () => {
   setUp();
   const before = await env.currentTimeMs();
@@ -248,7 +268,7 @@ it('a batch bought but whose answer was lost is found under its batch id and com
   const settled = await results(orders.map((o) => o.handle));
   const [batchId] = batchIds();
   expect(settled.map((r) => r.state)).toEqual(['completed', 'completed']);
-  expect(stubs.callsTo('findFill')).toEqual([[batchId, 'P7']]);
+  expect(stubs.callsTo('findFill')).toEqual([[batchId, crypto]]);
   expect(stubs.callsTo('completeBatch')).toEqual([
     [batchId, expect.objectContaining({ clientOrderId: batchId })],
   ]);

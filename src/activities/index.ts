@@ -16,6 +16,8 @@ export interface ActivityDeps {
   taskQueue: string;
   aggregationThreshold: Cents;
   aggregationMaxWaitMs: number;
+  /** How long a pooled order may wait for others to share its signal to the pool (default 0). */
+  poolFeedLingerMs?: number;
   maxOrderTotal: Cents;
   fraud: FraudConfig;
   /** How long a held order waits for an admin before it is rejected and refunded. */

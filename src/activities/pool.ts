@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import {
-  addToPoolSignal,
+  addOrdersToPoolSignal,
   orderSettledSignal,
   orderWorkflowId,
   poolTaskQueue,
@@ -14,27 +14,40 @@ import type { Fill } from '../exchange/exchange.js';
 import { countBuy, countExchangeErrors, permanentFailures } from './errors.js';
 import { recordSettled } from '../metrics/worker-metrics.js';
 import { earlierAttempt } from './exchange-attempts.js';
+import { createPoolFeed } from './pool-feed.js';
+import { currentTraceLink } from '../workflows/tracing.js';
 import { currentPoolThreshold } from '../services/cryptos.js';
 import type { ActivityDeps } from './index.js';
 
 export function createPoolActivities(deps: ActivityDeps) {
   const { orm, exchange, temporal, taskQueue } = deps;
-  return {
-    /**
-     * Adds an order to its crypto's pool, starting the pool workflow if none runs (signal-with-start).
-     * The crypto's threshold now (its market minimum may have risen) travels with the order.
-     */
-    async enqueueInPool(crypto: string, order: PooledOrder): Promise<void> {
-      const threshold = formatUsd(
-        await currentPoolThreshold(orm.em.fork(), crypto, deps.aggregationThreshold),
-      );
+  // One signal per group of orders; the crypto's threshold now (its market minimum may have risen)
+  // travels with each.
+  const feed = createPoolFeed({
+    lingerMs: deps.poolFeedLingerMs ?? 0,
+    threshold: deps.aggregationThreshold,
+    async send(crypto, orders) {
+      const threshold = await currentPoolThreshold(orm.em.fork(), crypto, deps.aggregationThreshold);
       await temporal.workflow.signalWithStart('poolWorkflow', {
         workflowId: poolWorkflowId(crypto),
         taskQueue: poolTaskQueue(taskQueue),
-        args: [{ crypto, threshold, maxWaitMs: deps.aggregationMaxWaitMs }],
-        signal: addToPoolSignal,
-        signalArgs: [{ ...order, threshold }],
+        args: [{ crypto, threshold: formatUsd(threshold), maxWaitMs: deps.aggregationMaxWaitMs }],
+        signal: addOrdersToPoolSignal,
+        signalArgs: [{ threshold: formatUsd(threshold), orders }],
       });
+      return threshold;
+    },
+  });
+  return {
+    /**
+     * Adds an order to its crypto's pool, in a signal it may share with other orders of this worker
+     * (`poolFeed`), starting the pool workflow if none runs (signal-with-start). Returns once the
+     * signal is accepted. The order's span travels with it: the pool's batch links to it.
+     */
+    async enqueueInPool(crypto: string, order: PooledOrder): Promise<void> {
+      const { threshold: _sentBefore, ...arrival } = order;
+      const trace = currentTraceLink();
+      await feed.add(crypto, { ...arrival, ...(trace && { trace }) });
     },
 
     async openBatch(batchId: string, crypto: string, orderIds: number[]): Promise<OpenedBatch> {

@@ -163,6 +163,11 @@ export const envSchema = z
 
     AGGREGATION_THRESHOLD: usdSetting('10.00'),
     AGGREGATION_MAX_WAIT: duration('15m'),
+    /**
+     * How long a pooled order may wait in its worker for others to share its signal to the pool
+     * (an order that fills the pool goes at once; 0: only orders ready at the same moment share one).
+     */
+    POOL_FEED_LINGER: duration('200ms').refine((ms) => ms <= 5_000, 'must be at most 5s'),
     /** Largest single deposit, withdrawal or order total accepted by the API. */
     MAX_AMOUNT: usdSetting('1000000.00'),
 

@@ -44,6 +44,7 @@ const worker = await createWorker({
   exchange: createCcxtExchange({ ...exchangeSettings, logger: activityAware(Runtime.instance().logger) }),
   aggregationThreshold: env.AGGREGATION_THRESHOLD,
   aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
+  poolFeedLingerMs: env.POOL_FEED_LINGER,
   maxOrderTotal: env.MAX_AMOUNT,
   fraud: fraudConfig(env),
   reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,

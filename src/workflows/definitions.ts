@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Canceller, OrderState, OrderView } from '../domain/orders.js';
+import type { TraceLink } from './tracing.js';
 
 // Signals, queries, updates and workflow ids: the Temporal side of the order contract, whose
 // types live in src/domain/orders.ts.
@@ -46,6 +47,15 @@ export const pooledOrderOf = (order: Pick<OrderView, 'id' | 'total_price' | 'amo
   amount: order.amount,
 });
 
+/** An order as it joins its pool in a group: `trace`, the span that sent it, when the worker traces. */
+export type PoolArrival = Omit<PooledOrder, 'threshold'> & { trace?: TraceLink };
+
+/** Orders joining a pool in one signal (src/activities/pool-feed.ts), with the crypto's threshold now. */
+export interface PoolArrivals {
+  threshold: string;
+  orders: PoolArrival[];
+}
+
 /** What the pool query answers: absolute times (ISO strings), since a query cannot read the clock. */
 export interface PoolView {
   crypto: string;
@@ -74,7 +84,9 @@ export const NOT_IN_POOL = 'order_not_in_pool';
  */
 export const cancelOrderUpdate = defineUpdate<OrderView, [CancelRequest]>('cancel');
 
+/** One order joining its pool: how orders were sent before they joined in groups. */
 export const addToPoolSignal = defineSignal<[PooledOrder]>('addOrder');
+export const addOrdersToPoolSignal = defineSignal<[PoolArrivals]>('addOrders');
 export const poolQuery = defineQuery<PoolView>('pool');
 
 export const orderWorkflowId = (orderId: number) => `order-${orderId}`;

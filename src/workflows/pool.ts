@@ -17,6 +17,7 @@ import type { Activities } from '../activities/index.js';
 import { formatUsd, readUsd, type Cents } from '../domain/money.js';
 import { routeFor } from '../domain/orders.js';
 import {
+  addOrdersToPoolSignal,
   addToPoolSignal,
   cancelOrderUpdate,
   orderSettledSignal,
@@ -130,11 +131,20 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
       poolDetails({ total: total(), threshold, orders: pending.size, batches, flushAt: flushAt() }),
     );
 
+  /** An order joins once (signals may repeat), in the trace it was sent from. */
+  const join = (order: PooledOrder, trace: TraceLink | undefined) => {
+    if (pending.has(order.orderId) || settled.has(order.orderId)) return;
+    add({ ...order, addedAt: Date.now(), ...(trace && { trace }) });
+  };
+  setHandler(addOrdersToPoolSignal, ({ threshold: current, orders }) => {
+    if (current !== undefined) threshold = readUsd(current);
+    const signalTrace = currentTraceLink();
+    for (const { trace, ...order } of orders ?? []) join(order, trace ?? signalTrace);
+    show();
+  });
   setHandler(addToPoolSignal, ({ threshold: current, ...order }) => {
     if (current !== undefined) threshold = readUsd(current);
-    if (pending.has(order.orderId) || settled.has(order.orderId)) return;
-    const trace = currentTraceLink();
-    add({ ...order, addedAt: Date.now(), ...(trace && { trace }) });
+    join(order, currentTraceLink());
     show();
   });
   // The pool decides a cancel, so a cancel racing the batch either takes the order out before the

@@ -86,6 +86,8 @@ export interface PipelineOptions {
   simulatorEnv?: Record<string, string>;
   fraud?: FraudConfig;
   reviewTimeoutMs?: number;
+  /** POOL_FEED_LINGER of the worker (default 0). */
+  poolFeedLingerMs?: number;
 }
 
 export interface Pipeline {
@@ -127,6 +129,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         exchange,
         aggregationThreshold: 1000n,
         aggregationMaxWaitMs: options.maxWaitMs ?? 15 * 60_000,
+        poolFeedLingerMs: options.poolFeedLingerMs,
         maxOrderTotal: 100_000_000n,
         fraud: options.fraud ?? fraudConfig(testEnv()),
         reviewTimeoutMs: options.reviewTimeoutMs ?? 24 * 3_600_000,

@@ -6,7 +6,7 @@ import type { Activities } from '../../src/activities/index.js';
 import type { OpenedBatch } from '../../src/services/batches.js';
 import type { Fill } from '../../src/exchange/exchange.js';
 import {
-  addToPoolSignal,
+  addOrdersToPoolSignal,
   orderSettledSignal,
   orderWorkflowId,
   placedUpdate,
@@ -151,8 +151,10 @@ export function createStubActivities(options: StubOptions): Stubs {
         workflowId: poolWorkflowId(crypto),
         taskQueue: options.taskQueue,
         args: [{ crypto, threshold, maxWaitMs: options.maxWaitMs ?? 15 * 60_000 }],
-        signal: addToPoolSignal,
-        signalArgs: [{ ...order, threshold }],
+        signal: addOrdersToPoolSignal,
+        signalArgs: [
+          { threshold, orders: [{ orderId: order.orderId, total: order.total, amount: order.amount }] },
+        ],
       });
     },
     async openBatch(batchId, _crypto, orderIds) {
