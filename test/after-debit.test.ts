@@ -28,9 +28,13 @@ function recording(overrides: Partial<StepsAfterDebit> = {}) {
       calls.push('completeOrder');
       if (overrides.completeOrder) await overrides.completeOrder(id, f);
     },
-    enqueueInPool: async (crypto, o) => {
-      calls.push('enqueueInPool');
-      if (overrides.enqueueInPool) await overrides.enqueueInPool(crypto, o);
+    joinPool: async (crypto, o) => {
+      calls.push('joinPool');
+      if (overrides.joinPool) await overrides.joinPool(crypto, o);
+    },
+    awaitSettlement: async (id) => {
+      calls.push('awaitSettlement');
+      return overrides.awaitSettlement ? overrides.awaitSettlement(id) : undefined;
     },
   };
   return { steps, calls };
@@ -46,7 +50,41 @@ it('buys and completes an order bought alone, and puts a pooled one in its pool'
   const pooled = recording();
   const placed: Placement = { order: order('aggregated', '2.00'), route: 'pool' };
   expect(await afterDebit(placed, pooled.steps, quiet)).toEqual({ enqueued: true });
-  expect(pooled.calls).toEqual(['enqueueInPool']);
+  expect(pooled.calls).toEqual(['joinPool', 'awaitSettlement']);
+});
+
+it('says how a pooled order ended when its batch settled it while the activity watched', async () => {
+  const placed: Placement = { order: order('aggregated', '2.00'), route: 'pool' };
+  const settled = { state: 'completed' as const, batchId: 'ABAN-1-abcd1234' };
+  const watched = recording({ awaitSettlement: async () => settled });
+  expect(await afterDebit(placed, watched.steps, quiet)).toEqual({ settled });
+  expect(watched.calls).toEqual(['joinPool', 'awaitSettlement']);
+});
+
+it('leaves a pooled order to the workflow when it may not have reached its pool, or not been handed over', async () => {
+  const placed: Placement = { order: order('aggregated', '2.00'), route: 'pool' };
+  const logged: string[] = [];
+  const log = (m: string) => void logged.push(m);
+  const unsent = recording({
+    joinPool: async () => {
+      throw new Error('temporal unavailable');
+    },
+  });
+  expect(await afterDebit(placed, unsent.steps, log)).toBeUndefined();
+  expect(unsent.calls).toEqual(['joinPool']);
+  // Watched and then not handed to the pool's signal (the database failed): the workflow's own
+  // enqueue hands it over, or finds it settled.
+  const unwatched = recording({
+    awaitSettlement: async () => {
+      throw new Error('connection terminated');
+    },
+  });
+  expect(await afterDebit(placed, unwatched.steps, log)).toBeUndefined();
+  expect(unwatched.calls).toEqual(['joinPool', 'awaitSettlement']);
+  expect(logged).toEqual([
+    'joining the pool is left to the workflow',
+    'waiting for the pool is left to the workflow',
+  ]);
 });
 
 it('does nothing for an order held, refused, or settled since its debit (a retried debit finds it)', async () => {

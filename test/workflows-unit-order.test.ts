@@ -25,8 +25,11 @@ const { taskQueue } = server;
 let stubs: Stubs;
 let nextId = 1;
 /** Fresh stubs per test; `overrides` replace single activities. */
-function setUp(overrides: Partial<Activities> = {}): Stubs {
-  stubs = server.useStubs(overrides);
+function setUp(
+  overrides: Partial<Activities> = {},
+  options: Parameters<typeof server.useStubs>[1] = {},
+): Stubs {
+  stubs = server.useStubs(overrides, options);
   return stubs;
 }
 const input = (amount: string, crypto = 'ABAN'): OrderInput => ({
@@ -244,11 +247,44 @@ describe("the debit's activity goes on", () => {
     expect(await localActivities(handle)).toEqual(['debitOrder', 'buyOrder', 'completeOrder']);
   });
 
+  it('a pooled order seen settled while the activity watched ends in the same task, no signal needed', async () => {
+    const settled = { state: 'completed' as const, batchId: 'ETH-1-seen' };
+    setUp({}, { awaitSettlement: async () => settled });
+    const order = input('4', 'ETH');
+    const { handle } = await place(order);
+    expect(await handle.result()).toEqual({ orderId: order.orderId, ...settled });
+    expect(await localActivities(handle)).toEqual(['debitOrder']);
+    const { events } = await handle.fetchHistory();
+    // One workflow task: the order never showed `aggregated`, and no signal woke it.
+    expect(events?.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
+    expect(events?.filter((e) => e.workflowExecutionSignaledEventAttributes)).toEqual([]);
+  });
+
+  it("the workflow's own enqueue that finds the order settled ends it", async () => {
+    let joins = 0;
+    setUp({
+      enqueueInPool: async () => {
+        // The debit's join fails; the workflow's enqueue finds the order already settled.
+        if (joins++ === 0) throw new Error('Temporal unreachable');
+        return { state: 'cancelled', reason: 'cancelled by its owner' };
+      },
+    });
+    const order = input('4', 'ETH');
+    const { handle } = await place(order);
+    expect(await handle.result()).toEqual({
+      orderId: order.orderId,
+      state: 'cancelled',
+      reason: 'cancelled by its owner',
+    });
+    expect(await localActivities(handle)).toEqual(['debitOrder', 'enqueueInPool']);
+  });
+
   it('joining the pool that fails there is taken by the workflow', async () => {
     let failures = 0;
     setUp({
       enqueueInPool: async () => {
         if (failures++ === 0) throw new Error('Temporal unreachable');
+        return undefined;
       },
     });
     const order = input('4', 'ETH');

@@ -1,5 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { stateOn, type AfterDebit, type OrderView, type Placement } from '../domain/orders.js';
+import {
+  stateOn,
+  type AfterDebit,
+  type OrderView,
+  type Placement,
+  type Settlement,
+} from '../domain/orders.js';
 import type { Fill } from '../exchange/exchange.js';
 import { pooledOrderOf, type PooledOrder } from '../workflows/definitions.js';
 
@@ -27,12 +33,15 @@ async function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined
 export interface StepsAfterDebit {
   buyOrder(order: Pick<OrderView, 'id' | 'crypto' | 'total_price'>): Promise<Fill>;
   completeOrder(orderId: number, fill: Fill): Promise<void>;
-  enqueueInPool(crypto: string, order: PooledOrder): Promise<void>;
+  joinPool(crypto: string, order: PooledOrder): Promise<void>;
+  /** The pooled order's settlement if seen soon, else undefined once its workflow may wait for the pool's signal. */
+  awaitSettlement(orderId: number): Promise<Settlement | undefined>;
 }
 
 /**
  * Goes on from a committed debit inside the debit's local activity: an order bought alone is bought
- * (one try, of at most QUICK_BUY_MS) and completed, a pooled one joins its pool. Each local
+ * (one try, of at most QUICK_BUY_MS) and completed, a pooled one joins its pool and is watched for a
+ * while for its batch's settlement (src/activities/settlements.ts). Each local
  * activity the workflow runs costs it an activation, and the worker a call into the workflow's
  * sandbox, which on a busy machine cost as much as the steps themselves (bench/README, "One local
  * activity").
@@ -53,10 +62,19 @@ export async function afterDebit(
   if (order.state !== stateOn(placed.route)) return undefined;
   if (placed.route === 'pool') {
     try {
-      await steps.enqueueInPool(order.crypto, pooledOrderOf(order));
-      return { enqueued: true };
+      await steps.joinPool(order.crypto, pooledOrderOf(order));
     } catch (error) {
       log('joining the pool is left to the workflow', error);
+      return undefined;
+    }
+    // Its batch is often bought within a moment (the feed sends a group once it fills the pool):
+    // seen here, the workflow ends in this same task instead of waking again for the pool's signal.
+    try {
+      const settled = await steps.awaitSettlement(order.id);
+      return settled ? { settled } : { enqueued: true };
+    } catch (error) {
+      // The order may be in its pool unsignalled: the workflow's own enqueue hands it over.
+      log('waiting for the pool is left to the workflow', error);
       return undefined;
     }
   }

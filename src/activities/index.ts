@@ -6,6 +6,7 @@ import type { FraudConfig } from '../domain/fraud.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { createOrderActivities } from './orders.js';
 import { createPoolActivities } from './pool.js';
+import type { SettlementWatch } from './settlements.js';
 import { createPriceActivities } from './prices.js';
 
 export interface ActivityDeps {
@@ -18,6 +19,13 @@ export interface ActivityDeps {
   aggregationMaxWaitMs: number;
   /** How long a pooled order may wait for others to share its signal to the pool (default 0). */
   poolFeedLingerMs?: number;
+  /**
+   * Watches the order events for pooled orders' settlements: with it, the debit's activity waits up
+   * to `poolSettleWaitMs` for its pooled order's batch, and the pool signals only the workflows of
+   * orders it did not see settled. Without it every pooled order's workflow waits for the signal.
+   */
+  settlements?: SettlementWatch;
+  poolSettleWaitMs?: number;
   maxOrderTotal: Cents;
   fraud: FraudConfig;
   /** How long a held order waits for an admin before it is rejected and refunded. */
@@ -27,9 +35,9 @@ export interface ActivityDeps {
 
 /** Every activity, built from its dependencies (tests pass real ones pointed at test servers). */
 export function createActivities(deps: ActivityDeps) {
-  const pool = createPoolActivities(deps);
+  const { activities: pool, steps } = createPoolActivities(deps);
   return {
-    ...createOrderActivities(deps, pool),
+    ...createOrderActivities(deps, steps),
     ...pool,
     ...createPriceActivities(deps),
   };

@@ -17,8 +17,12 @@ import { log } from '@temporalio/activity';
 import { DomainError } from '../domain/errors.js';
 import type { ActivityDeps } from './index.js';
 import { afterDebit, type StepsAfterDebit } from './after-debit.js';
+import { watchesSettlements } from './settlements.js';
 
-export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterDebit, 'enqueueInPool'>) {
+export function createOrderActivities(
+  deps: ActivityDeps,
+  pool: Pick<StepsAfterDebit, 'joinPool' | 'awaitSettlement'>,
+) {
   const { orm, exchange, aggregationThreshold } = deps;
   /** `attemptCounts`: whether this activity's attempts are the buy's (not when it follows a debit). */
   async function buyAlone(order: Pick<OrderView, 'id' | 'crypto' | 'total_price'>, attemptCounts: boolean) {
@@ -38,8 +42,11 @@ export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterD
   const stepsAfterDebit: StepsAfterDebit = {
     buyOrder: (order) => buyAlone(order, false),
     completeOrder: (orderId, fill) => activities.completeOrder(orderId, fill),
-    enqueueInPool: (crypto, order) => pool.enqueueInPool(crypto, order),
+    joinPool: pool.joinPool,
+    awaitSettlement: pool.awaitSettlement,
   };
+  /** Whether this worker's debits leave pooled orders unsignalled, watching them for a while instead. */
+  const watched = watchesSettlements(deps.settlements, deps.poolSettleWaitMs);
   const activities = {
     /**
      * The debit (see services/orders.ts): refusals are permanent and carry the API error code. Once
@@ -54,6 +61,7 @@ export function createOrderActivities(deps: ActivityDeps, pool: Pick<StepsAfterD
           threshold: aggregationThreshold,
           maxTotal: deps.maxOrderTotal,
           fraud: deps.fraud,
+          watched,
         }).catch((error: unknown) => {
           // A refusal is a normal outcome: one info line, no stack.
           if (error instanceof DomainError) {

@@ -6,6 +6,7 @@ import {
   poolTaskQueue,
   poolWorkflowId,
   type PooledOrder,
+  type BatchSettled,
   type Settlement,
 } from '../workflows/definitions.js';
 import { formatUsd } from '../domain/money.js';
@@ -17,6 +18,8 @@ import { earlierAttempt } from './exchange-attempts.js';
 import { createPoolFeed } from './pool-feed.js';
 import { currentTraceLink } from '../workflows/tracing.js';
 import { currentPoolThreshold } from '../services/cryptos.js';
+import { handOverToPool, ordersToSignal } from '../services/pool-signals.js';
+import { watchesSettlements } from './settlements.js';
 import type { ActivityDeps } from './index.js';
 
 export function createPoolActivities(deps: ActivityDeps) {
@@ -38,16 +41,40 @@ export function createPoolActivities(deps: ActivityDeps) {
       return threshold;
     },
   });
-  return {
+  /**
+   * Adds an order to its crypto's pool, in a signal it may share with other orders of this worker
+   * (`feed`), starting the pool workflow if none runs (signal-with-start). Returns once the signal
+   * is accepted. The order's span travels with it: the pool's batch links to it.
+   */
+  async function joinPool(crypto: string, order: PooledOrder): Promise<void> {
+    const { threshold: _sentBefore, ...arrival } = order;
+    const trace = currentTraceLink();
+    await feed.add(crypto, { ...arrival, ...(trace && { trace }) });
+  }
+  /** What the debit's activity goes on with for a pooled order (src/activities/after-debit.ts). */
+  const steps = {
+    joinPool,
     /**
-     * Adds an order to its crypto's pool, in a signal it may share with other orders of this worker
-     * (`poolFeed`), starting the pool workflow if none runs (signal-with-start). Returns once the
-     * signal is accepted. The order's span travels with it: the pool's batch links to it.
+     * Watches the order, which the debit placed unsignalled, for its settlement, up to
+     * POOL_SETTLE_WAIT; then hands it to the pool's signal, unless it was settled meanwhile.
      */
-    async enqueueInPool(crypto: string, order: PooledOrder): Promise<void> {
-      const { threshold: _sentBefore, ...arrival } = order;
-      const trace = currentTraceLink();
-      await feed.add(crypto, { ...arrival, ...(trace && { trace }) });
+    async awaitSettlement(orderId: number): Promise<Settlement | undefined> {
+      if (!deps.settlements || !watchesSettlements(deps.settlements, deps.poolSettleWaitMs)) return undefined;
+      const seen = await deps.settlements.settled(orderId, deps.poolSettleWaitMs!);
+      return seen ?? handOverToPool(orm.em.fork(), orderId);
+    },
+  };
+  const activities = {
+    /**
+     * Puts the order in its pool for the workflow, when the debit's activity did not (or did not
+     * hear how it went): hands it to the pool's signal first, so the workflow may wait for it, and
+     * answers with the settlement instead when the order is settled already.
+     */
+    async enqueueInPool(crypto: string, order: PooledOrder): Promise<Settlement | undefined> {
+      const settled = await handOverToPool(orm.em.fork(), order.orderId);
+      if (settled) return settled;
+      await joinPool(crypto, order);
+      return undefined;
     },
 
     async openBatch(batchId: string, crypto: string, orderIds: number[]): Promise<OpenedBatch> {
@@ -66,11 +93,15 @@ export function createPoolActivities(deps: ActivityDeps) {
       );
     },
 
-    /** Completes the batch with its fill and the house entries; a malformed fill fails for good. */
-    async completeBatch(batchId: string, fill: Fill): Promise<void> {
+    /**
+     * Completes the batch with its fill and the house entries; a malformed fill fails for good.
+     * Answers with the orders whose workflows wait for the pool's signal.
+     */
+    async completeBatch(batchId: string, fill: Fill): Promise<BatchSettled> {
       const completed = await permanentFailures(() => completeBatch(orm.em.fork(), batchId, fill));
       if (completed.length > 0) deps.metrics?.batchesSettled.inc({ state: 'completed' });
       recordSettled(deps.metrics, completed);
+      return { signal: await ordersToSignal(orm.em.fork(), batchId) };
     },
 
     /**
@@ -92,10 +123,13 @@ export function createPoolActivities(deps: ActivityDeps) {
       );
     },
 
-    async failBatch(batchId: string, reason: string): Promise<void> {
+    /** Fails and refunds the batch; answers with the orders whose workflows wait for the signal. */
+    async failBatch(batchId: string, reason: string): Promise<BatchSettled> {
       const { batchFailed, refunded } = await failBatch(orm.em.fork(), batchId, reason);
       if (batchFailed) deps.metrics?.batchesSettled.inc({ state: 'failed' });
       recordSettled(deps.metrics, refunded);
+      return { signal: await ordersToSignal(orm.em.fork(), batchId) };
     },
   };
+  return { activities, steps };
 }

@@ -168,6 +168,12 @@ export const envSchema = z
      * (an order that fills the pool goes at once; 0: only orders ready at the same moment share one).
      */
     POOL_FEED_LINGER: duration('200ms').refine((ms) => ms <= 5_000, 'must be at most 5s'),
+    /**
+     * How long the debit's activity watches its pooled order for the batch that settles it before
+     * the order's workflow waits for the pool's signal instead (0: always the signal). Its workflow
+     * task stays open meanwhile, so it is kept well under the task's 10 s timeout.
+     */
+    POOL_SETTLE_WAIT: duration('1s').refine((ms) => ms <= 5_000, 'must be at most 5s'),
     /** Largest single deposit, withdrawal or order total accepted by the API. */
     MAX_AMOUNT: usdSetting('1000000.00'),
 

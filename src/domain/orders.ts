@@ -96,9 +96,32 @@ export const CANCELLABLE_STATES = ['aggregated', 'held'] as const satisfies read
 /** Who cancels an order: its owner, or an admin (named, for the audit log). */
 export type Canceller = { by: 'owner' } | { by: 'admin'; adminId: number };
 
+/** How a pooled order ended: bought or failed with its batch, or cancelled (no batch). */
+export interface Settlement {
+  state: 'completed' | 'failed' | 'cancelled';
+  batchId?: string;
+  reason?: string;
+}
+
+/** The settlement an order's view shows, if it is settled. */
+export function settlementOf(order: Pick<OrderView, 'state' | 'batch_id' | 'failure_reason'>) {
+  const { state } = order;
+  if (state !== 'completed' && state !== 'failed' && state !== 'cancelled') return undefined;
+  const settlement: Settlement = { state };
+  if (order.batch_id !== null) settlement.batchId = order.batch_id;
+  if (order.failure_reason !== null) settlement.reason = order.failure_reason;
+  return settlement;
+}
+
 /**
  * What the debit's local activity went on to do after a debit that committed, when it could: an order
  * bought alone was bought and completed (or refused by the exchange, or bought and not yet recorded),
- * a pooled one joined its pool. Absent when it did nothing more: the workflow then takes each step.
+ * a pooled one joined its pool (and, when its batch was bought while the activity watched, was
+ * settled). Absent when it did nothing more: the workflow then takes each step.
  */
-export type AfterDebit = { completed: true } | { rejected: string } | { fill: FillText } | { enqueued: true };
+export type AfterDebit =
+  | { completed: true }
+  | { rejected: string }
+  | { fill: FillText }
+  | { enqueued: true }
+  | { settled: Settlement };

@@ -27,6 +27,11 @@ export const Order = defineEntity({
     fraudReason: p.string().length(255).nullable(),
     reviewedBy: () => p.manyToOne(User).fieldName('reviewed_by').nullable().deleteRule('no action'),
     reviewedAt: p.datetime().nullable(),
+    /**
+     * Whether the pool signals the order's workflow when it settles the order: false while the
+     * debit's activity watches for the settlement itself (src/activities/settlements.ts).
+     */
+    poolSignals: p.boolean().default(true),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

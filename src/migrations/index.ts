@@ -9,6 +9,7 @@ import { Migration0008OrderEvents } from './0008-order-events.js';
 import { Migration0009Quotes } from './0009-quotes.js';
 import { Migration0011ExchangeRequests } from './0011-exchange-requests.js';
 import { Migration0010CancelledOrders } from './0010-cancelled-orders.js';
+import { Migration0012PoolSignals } from './0012-pool-signals.js';
 
 /** Listed explicitly so migrations run the same under tsx, compiled JS and jest. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   { name: '0009-quotes', class: Migration0009Quotes },
   { name: '0011-exchange-requests', class: Migration0011ExchangeRequests },
   { name: '0010-cancelled-orders', class: Migration0010CancelledOrders },
+  { name: '0012-pool-signals', class: Migration0012PoolSignals },
 ];

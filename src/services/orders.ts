@@ -121,6 +121,11 @@ export interface DebitOptions {
   /** Largest accepted order total. */
   maxTotal: Cents;
   fraud: FraudConfig;
+  /**
+   * Whether the caller watches a pooled order for its settlement itself (src/activities/settlements.ts):
+   * then the pool does not signal its workflow unless handed the order (src/services/pool-signals.ts).
+   */
+  watched?: boolean;
 }
 
 /** Where a placed order goes next, from what the debit transaction recorded. */
@@ -210,6 +215,7 @@ export async function debitOrder(
           fraud_rule: decision.rule ?? null,
           fraud_reason: decision.reason ?? null,
           failure_reason: decision.action === 'reject' ? `rejected: ${decision.reason}` : null,
+          pool_signals: !(options.watched && route === 'pool'),
         })
         .execute();
       // After the order row, which the quote then points at; a quote already used refuses the order.

@@ -45,6 +45,7 @@ const worker = await createWorker({
   aggregationThreshold: env.AGGREGATION_THRESHOLD,
   aggregationMaxWaitMs: env.AGGREGATION_MAX_WAIT,
   poolFeedLingerMs: env.POOL_FEED_LINGER,
+  poolSettleWaitMs: env.POOL_SETTLE_WAIT,
   maxOrderTotal: env.MAX_AMOUNT,
   fraud: fraudConfig(env),
   reviewTimeoutMs: env.FRAUD_REVIEW_TIMEOUT,

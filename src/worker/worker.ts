@@ -10,6 +10,7 @@ import {
   type WorkerPlugin,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { watchSettlements } from '../activities/settlements.js';
 import { poolTaskQueue } from '../workflows/definitions.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -39,7 +40,18 @@ export async function createWorker(
   deps: WorkerDeps,
   options: Partial<WorkerOptions> = {},
 ): Promise<ServiceWorker> {
-  const activities = createActivities(deps);
+  // With a settle wait, the worker watches the order events for its pooled orders' settlements (one
+  // LISTEN connection, opened with the first watch, closed when the worker stops).
+  const settlements =
+    deps.settlements ??
+    ((deps.poolSettleWaitMs ?? 0) > 0
+      ? watchSettlements(deps.orm.config.get('clientUrl')!, (error) =>
+          Runtime.instance().logger.warn('the order events listener failed; it reconnects', {
+            error: String(error),
+          }),
+        )
+      : undefined);
+  const activities = createActivities({ ...deps, settlements });
   // Both workers run the same workflow code: bundled once, not once per worker.
   const workflowBundle =
     options.workflowBundle ?? (await bundle(deps, options.workflowsPath ?? workflowsPath));
@@ -55,7 +67,13 @@ export async function createWorker(
       workflowsPath: undefined,
     });
   const workers = await Promise.all([create(deps.taskQueue), create(poolTaskQueue(deps.taskQueue))]);
-  const run = async () => void (await Promise.all(workers.map((w) => w.run())));
+  const run = async () => {
+    try {
+      await Promise.all(workers.map((w) => w.run()));
+    } finally {
+      if (settlements !== deps.settlements) await settlements?.close();
+    }
+  };
   const shutdown = () => {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   };

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Canceller, OrderState, OrderView } from '../domain/orders.js';
+import type { Canceller, OrderState, OrderView, Settlement } from '../domain/orders.js';
 import type { TraceLink } from './tracing.js';
 
 // Signals, queries, updates and workflow ids: the Temporal side of the order contract, whose
@@ -17,11 +17,14 @@ export interface OrderStatus {
   reason?: string;
 }
 
-/** How a pooled order ended: bought or failed with its batch, or cancelled (no batch). */
-export interface Settlement {
-  state: 'completed' | 'failed' | 'cancelled';
-  batchId?: string;
-  reason?: string;
+export type { Settlement } from '../domain/orders.js';
+
+/**
+ * A settled batch: the orders whose workflows wait for the pool's signal. (The activities of pools
+ * started before it existed answered nothing: those pools signal every order of the batch.)
+ */
+export interface BatchSettled {
+  signal: number[];
 }
 
 /** Cancels a pooled order (sent to its pool) or a held one (sent to its order workflow). */

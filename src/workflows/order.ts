@@ -234,9 +234,16 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderStatus> {
       await db.completeOrder(order.id, bought.fill);
       return finish(undefined, { state: 'completed' });
     }
-    if (!(after && 'enqueued' in after)) {
-      await db.enqueueInPool(order.crypto, pooledOrderOf(order));
-    }
+    // Seen settled by the debit's activity: the pool will not signal this order (see
+    // src/services/pool-signals.ts). Else the order waits for the pool's signal, unless the enqueue
+    // finds it settled already (orders enqueued before it could answer so replay as they ran).
+    const seen =
+      after && 'settled' in after
+        ? after.settled
+        : after && 'enqueued' in after
+          ? undefined
+          : await db.enqueueInPool(order.crypto, pooledOrderOf(order));
+    if (seen) return finish(undefined, { ...seen });
     status = { ...status, state: 'aggregated' };
     show();
     await condition(() => settlement !== undefined);

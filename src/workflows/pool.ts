@@ -24,6 +24,7 @@ import {
   orderWorkflowId,
   poolQuery,
   type PooledOrder,
+  type BatchSettled,
   type Settlement,
 } from './definitions.js';
 import { refuseCancel, settleCancel } from './pool-cancel.js';
@@ -251,15 +252,21 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
     if (batch.orderIds.length === 0) return waiting;
     const bought = await purchase('batch', [batch, input.crypto], batch.batchId, input.crypto, locally);
     let settlement: Settlement;
-    const failed = 'fill' in bought ? await completed(db, batch.batchId, bought.fill) : bought.failed;
-    if (failed === undefined) {
-      settlement = { state: 'completed', batchId };
+    const outcome = 'fill' in bought ? await completed(db, batch.batchId, bought.fill) : bought;
+    let settled: BatchSettled | void;
+    if ('failed' in outcome) {
+      settled = await db.failBatch(batch.batchId, outcome.failed);
+      settlement = { state: 'failed', batchId, reason: outcome.failed };
     } else {
-      await db.failBatch(batch.batchId, failed);
-      settlement = { state: 'failed', batchId, reason: failed };
+      settled = outcome.settled;
+      settlement = { state: 'completed', batchId };
     }
-    if (settleByActivity) await db.settleOrders(batch.orderIds, settlement);
-    else
+    // The orders whose workflows wait for this signal: the others were seen settled by their debit's
+    // activity (src/services/pool-signals.ts). Activities before that answered nothing: all of them.
+    if (settleByActivity) {
+      if (!settled) await db.settleOrders(batch.orderIds, settlement);
+      else if (settled.signal.length > 0) await db.settleOrders(settled.signal, settlement);
+    } else
       await Promise.all(
         batch.orderIds.map((id) =>
           // An order workflow that is gone has nothing left to wait for.
@@ -272,17 +279,20 @@ export async function poolWorkflow(input: PoolInput): Promise<void> {
   }
 
   /**
-   * Completes the batch; undefined when done, else why it could not be (a fill the completion
-   * refuses for good, e.g. malformed): the batch is then failed and refunded, not left waiting.
+   * Completes the batch, or says why it could not be (a fill the completion refuses for good, e.g.
+   * malformed): the batch is then failed and refunded, not left waiting.
    */
-  async function completed(db: typeof localDb, batchId: string, fill: Fill): Promise<string | undefined> {
+  async function completed(
+    db: typeof localDb,
+    batchId: string,
+    fill: Fill,
+  ): Promise<{ settled: BatchSettled | void } | { failed: string }> {
     try {
-      await db.completeBatch(batchId, fill);
-      return undefined;
+      return { settled: await db.completeBatch(batchId, fill) };
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : error;
       if (!(cause instanceof ApplicationFailure && cause.nonRetryable)) throw error;
-      return `not processed: ${cause.message}`;
+      return { failed: `not processed: ${cause.message}` };
     }
   }
 }

@@ -86,8 +86,9 @@ export interface PipelineOptions {
   simulatorEnv?: Record<string, string>;
   fraud?: FraudConfig;
   reviewTimeoutMs?: number;
-  /** POOL_FEED_LINGER of the worker (default 0). */
+  /** POOL_FEED_LINGER and POOL_SETTLE_WAIT of the worker (default 0: no linger, every order signalled). */
   poolFeedLingerMs?: number;
+  poolSettleWaitMs?: number;
 }
 
 export interface Pipeline {
@@ -130,6 +131,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         aggregationThreshold: 1000n,
         aggregationMaxWaitMs: options.maxWaitMs ?? 15 * 60_000,
         poolFeedLingerMs: options.poolFeedLingerMs,
+        poolSettleWaitMs: options.poolSettleWaitMs,
         maxOrderTotal: 100_000_000n,
         fraud: options.fraud ?? fraudConfig(testEnv()),
         reviewTimeoutMs: options.reviewTimeoutMs ?? 24 * 3_600_000,

@@ -13,7 +13,7 @@ import {
   poolWorkflowId,
   type PooledOrder,
 } from '../../src/workflows/definitions.js';
-import { orderClientId, type OrderInput, type OrderView } from '../../src/domain/orders.js';
+import { orderClientId, type OrderInput, type OrderView, type Settlement } from '../../src/domain/orders.js';
 import { DomainError, type ErrorCode } from '../../src/domain/errors.js';
 import { toFailure } from '../../src/temporal/failures.js';
 import { formatUsd, readQuantity, readUsd, sum, totalPrice } from '../../src/domain/money.js';
@@ -49,6 +49,11 @@ export interface StubOptions {
   overrides?: Partial<Activities>;
   /** The threshold now (a market minimum can raise it while a pool runs); THRESHOLD by default. */
   threshold?: () => string;
+  /**
+   * What the debit's activity sees while it watches a pooled order (the service's
+   * awaitSettlement); by default nothing, and the order waits for the pool's signal.
+   */
+  awaitSettlement?: (orderId: number) => Promise<Settlement | undefined>;
 }
 
 export interface Stubs {
@@ -156,6 +161,7 @@ export function createStubActivities(options: StubOptions): Stubs {
           { threshold, orders: [{ orderId: order.orderId, total: order.total, amount: order.amount }] },
         ],
       });
+      return undefined;
     },
     async openBatch(batchId, _crypto, orderIds) {
       // Like the service: a retried open returns the same batch; orders already batched are left out.
@@ -182,8 +188,13 @@ export function createStubActivities(options: StubOptions): Stubs {
     async buyBatch(batch, crypto) {
       return fill(batch.batchId, crypto, batch.notional);
     },
-    async completeBatch() {},
-    async failBatch() {},
+    // Like the service: every order of the batch waits for the pool's signal (none was watched).
+    async completeBatch(batchId) {
+      return { signal: batches.get(batchId)?.orderIds ?? [] };
+    },
+    async failBatch(batchId) {
+      return { signal: batches.get(batchId)?.orderIds ?? [] };
+    },
     async settleOrders(orderIds, settlement) {
       // Like the service: each order workflow of the batch hears how it ended.
       await Promise.all(
@@ -214,7 +225,14 @@ export function createStubActivities(options: StubOptions): Stubs {
   const debit = activities.debitOrder;
   activities.debitOrder = async (input) => {
     const placed = await debit(input);
-    const after = placed.after ?? (await afterDebit(placed, activities, () => undefined));
+    const steps = {
+      buyOrder: activities.buyOrder,
+      completeOrder: activities.completeOrder,
+      joinPool: async (crypto: string, order: PooledOrder) =>
+        void (await activities.enqueueInPool(crypto, order)),
+      awaitSettlement: options.awaitSettlement ?? (async () => undefined),
+    };
+    const after = placed.after ?? (await afterDebit(placed, steps, () => undefined));
     return { ...placed, ...(after && { after }) };
   };
   return {
@@ -339,7 +357,7 @@ export interface StubServer {
   readonly env: TestWorkflowEnvironment;
   readonly taskQueue: string;
   /** Fresh stubs for one test, installed on the worker; `overrides` replace single activities. */
-  useStubs(overrides?: Partial<Activities>): Stubs;
+  useStubs(overrides?: Partial<Activities>, options?: Pick<StubOptions, 'awaitSettlement'>): Stubs;
 }
 
 /** A time-skipping server and a stub worker on a fresh task queue for one test file, stopped after it. */
@@ -361,8 +379,8 @@ export function stubServerPerFile(name: string): StubServer {
       return env!;
     },
     taskQueue,
-    useStubs(overrides = {}) {
-      const stubs = createStubActivities({ client: env!.client, taskQueue, overrides });
+    useStubs(overrides = {}, options = {}) {
+      const stubs = createStubActivities({ client: env!.client, taskQueue, overrides, ...options });
       worker!.use(stubs);
       return stubs;
     },
