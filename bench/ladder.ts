@@ -79,19 +79,29 @@ export class Bisector {
   }
 
   /**
-   * The rate the search settled on (best pass), if any passed. A search cut short may leave the
-   * best pass with as many failures as passes: it still counts, and below a best pass that failed on
-   * the whole, the next rate that passed at least as often as it failed does.
+   * A result of the same work at the same criteria run outside the search (B-temporal beside the
+   * orders, at their best rate): it counts when the best rate is chosen below a best pass that
+   * failed (see `best`), and does not steer the search.
+   */
+  addResult(rate: number, pass: boolean): void {
+    this.results.set(rate, [...(this.results.get(rate) ?? []), pass]);
+  }
+
+  /**
+   * The rate the search settled on: the highest rate below the first failure that passed at least as
+   * often as it failed. That is the best pass, unless a search cut short left it failing on the whole
+   * (then the next rate below that held) or a result from outside the search (`addResult`) holds
+   * between it and the first failure.
    */
   get best(): number | undefined {
-    if (this.lo === undefined) return undefined;
     const holds = (rate: number) => {
       const r = this.results.get(rate) ?? [];
       return r.filter(Boolean).length * 2 >= r.length;
     };
-    if (holds(this.lo)) return this.lo;
-    const lower = [...this.results.keys()].filter((rate) => rate < this.lo! && holds(rate));
-    return lower.length ? Math.max(...lower) : undefined;
+    const held = [...this.results.keys()].filter(
+      (rate) => (this.hi === undefined || rate < this.hi) && holds(rate),
+    );
+    return held.length ? Math.max(...held) : undefined;
   }
 
   /**

@@ -345,7 +345,7 @@ export function render(results: Results): string {
         )}; ${show(figure(sys.pooled, (s) => s.batchesPerSecond))} batches/s`,
       ],
       [
-        'Pool fed directly (addOrder/s)',
+        'Pool fed directly (orders/s)',
         rateCell(sys.poolDirect),
         `${knee(sys.poolDirect)}; query lag ${show(
           figure(sys.poolDirect, (s) => s.queryLagMs),

@@ -211,9 +211,14 @@ export async function interleave<S extends StepResult>(
   return specs.map((spec, i) => summarizeLadder(steps[i]!, spec.bisector));
 }
 
-export function summarizeLadder<S extends StepResult>(steps: S[], bisector: Bisector): Ladder<S> {
+/** `extra`: steps of the same work run outside the ladder (`Bisector.addResult`), for the figure. */
+export function summarizeLadder<S extends StepResult>(
+  steps: S[],
+  bisector: Bisector,
+  extra: S[] = [],
+): Ladder<S> {
   const bestRate = bisector.best;
-  const atBest = bestRate === undefined ? [] : steps.filter((s) => s.rate === bestRate);
+  const atBest = bestRate === undefined ? [] : [...steps, ...extra].filter((s) => s.rate === bestRate);
   const byThroughput = [...atBest].sort((a, b) => a.throughput - b.throughput);
   const ladder: Ladder<S> = { steps, atBest };
   if (bestRate !== undefined) ladder.bestRate = bestRate;

@@ -176,6 +176,30 @@ describe('Bisector', () => {
     expect(from(24)).toBe(24);
   });
 
+  it('a result from outside the search counts below a best pass that failed, and steers nothing', () => {
+    // As in run 20261130T231252Z's B-temporal ladder: 47/s and then 45/s each passed once and failed
+    // their repeats; with no more moves allowed the figure fell to the pass below, 32/s. B-temporal
+    // beside the orders had passed at 38/s.
+    const bisector = new Bisector({ ...options, start: 16, maxShifts: 2 });
+    // Time ran out for good (1.4 × the allotment) once 45/s had failed its repeats.
+    const tried: number[] = [];
+    for (let rate = bisector.next(); rate !== undefined && tried.length < 13; rate = bisector.next()) {
+      const nth = tried.filter((r) => r === rate).length;
+      tried.push(rate);
+      bisector.record(rate, rate <= 40 || ([45, 47].includes(rate) && nth === 0));
+    }
+    expect(tried).toEqual([16, 32, 64, 45, 54, 49, 47, 47, 49, 47, 49, 45, 45]);
+    expect(bisector.best).toBe(32);
+    bisector.addResult(38, true);
+    expect(bisector.best).toBe(38);
+    // A pass above a best pass that held changes nothing.
+    const held = new Bisector(options);
+    search(held, (rate) => rate <= 50);
+    const best = held.best!;
+    held.addResult(best + 5, true);
+    expect(held.best).toBe(best);
+  });
+
   it('stops at the maximum and repeats it', () => {
     const bisector = new Bisector({ ...options, max: 50 });
     const tried = search(bisector, () => true);
