@@ -198,6 +198,19 @@ function activity(spans: Spans, workflow: ReceivedSpan, type: string): ReceivedS
 
 const isSql = (s: ReceivedSpan) => s.kind === CLIENT && s.attributes['db.system'] === 'postgresql';
 
+/** The ids of the orders waiting in the ABAN pool (none while it cannot answer). */
+async function pooledIds(): Promise<number[]> {
+  const connection = await connectClient({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  try {
+    const pool = new Client({ connection, namespace }).workflow.getHandle(poolWorkflowId('ABAN'));
+    return (await pool.query(poolQuery)).orders.map((o) => o.orderId);
+  } catch {
+    return [];
+  } finally {
+    await connection.close();
+  }
+}
+
 it('follows an order from POST orders/ to the SQL and the exchange, and links pooled orders to their batch', async () => {
   const username = `tracer${process.pid}`;
   const registered = await call('POST', 'accounts/auth/register/', undefined, {
@@ -230,6 +243,13 @@ it('follows an order from POST orders/ to the SQL and the exchange, and links po
   // An order left waiting in the pool: the pool keeps its trace link, and shows nothing of it.
   const waiting = await call('POST', 'orders/', token, { crypto: 'ABAN', amount: 1 });
   expect(waiting.body.state).toBe('aggregated');
+  // Its debit's activity may still be gathering it into a signal (POOL_FEED_LINGER): the worker
+  // stops below only once the pool holds it.
+  await eventually(
+    () => pooledIds(),
+    (pooled) => pooled.includes(waiting.body.id as number),
+    30_000,
+  );
 
   // Scrapes (the API's gauges read Postgres, the worker's /metrics fetches the SDK's) trace nothing.
   for (const port of metricsPorts) {

@@ -20,12 +20,11 @@ export interface ActivityDeps {
   /** How long a pooled order may wait for others to share its signal to the pool (default 0). */
   poolFeedLingerMs?: number;
   /**
-   * Watches the order events for pooled orders' settlements: with it, the debit's activity waits up
-   * to `poolSettleWaitMs` for its pooled order's batch, and the pool signals only the workflows of
+   * Watches the order events for pooled orders' settlements: with it, the debit's activity waits a
+   * while (POOL_SETTLE_WAIT) for its pooled order's batch, and the pool signals only the workflows of
    * orders it did not see settled. Without it every pooled order's workflow waits for the signal.
    */
   settlements?: SettlementWatch;
-  poolSettleWaitMs?: number;
   maxOrderTotal: Cents;
   fraud: FraudConfig;
   /** How long a held order waits for an admin before it is rejected and refunded. */

@@ -17,7 +17,6 @@ import { log } from '@temporalio/activity';
 import { DomainError } from '../domain/errors.js';
 import type { ActivityDeps } from './index.js';
 import { afterDebit, type StepsAfterDebit } from './after-debit.js';
-import { watchesSettlements } from './settlements.js';
 
 export function createOrderActivities(
   deps: ActivityDeps,
@@ -46,7 +45,7 @@ export function createOrderActivities(
     awaitSettlement: pool.awaitSettlement,
   };
   /** Whether this worker's debits leave pooled orders unsignalled, watching them for a while instead. */
-  const watched = watchesSettlements(deps.settlements, deps.poolSettleWaitMs);
+  const watched = deps.settlements !== undefined;
   const activities = {
     /**
      * The debit (see services/orders.ts): refusals are permanent and carry the API error code. Once

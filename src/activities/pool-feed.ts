@@ -42,9 +42,10 @@ interface Lane {
  * Feeds pools with a signal per group of orders instead of one per order (group commit). Each
  * signal costs the Temporal server an event, a workflow task and its round trips, and the pool a
  * workflow activation, whatever it carries: at a few dozen pooled orders a second that was most of
- * a pooled order's cost (bench/README.md, "One signal per group of orders"). `add` resolves once
- * the signal carrying the order has been accepted, so a caller that returns after it has put the
- * order in its pool as surely as a signal of its own; a failed signal fails every order it carried.
+ * a pooled order's cost (bench/README.md, "Pools fed in groups, and the settlement watched").
+ * `add` resolves once the signal carrying the order has been accepted, so a caller that returns
+ * after it has put the order in its pool as surely as a signal of its own; a failed signal fails
+ * every order it carried.
  */
 export function createPoolFeed(options: PoolFeedOptions) {
   const lanes = new Map<string, Lane>();
@@ -100,5 +101,3 @@ export function createPoolFeed(options: PoolFeedOptions) {
     },
   };
 }
-
-export type PoolFeed = ReturnType<typeof createPoolFeed>;

@@ -19,7 +19,6 @@ import { createPoolFeed } from './pool-feed.js';
 import { currentTraceLink } from '../workflows/tracing.js';
 import { currentPoolThreshold } from '../services/cryptos.js';
 import { handOverToPool, ordersToSignal } from '../services/pool-signals.js';
-import { watchesSettlements } from './settlements.js';
 import type { ActivityDeps } from './index.js';
 
 export function createPoolActivities(deps: ActivityDeps) {
@@ -59,9 +58,8 @@ export function createPoolActivities(deps: ActivityDeps) {
      * POOL_SETTLE_WAIT; then hands it to the pool's signal, unless it was settled meanwhile.
      */
     async awaitSettlement(orderId: number): Promise<Settlement | undefined> {
-      if (!deps.settlements || !watchesSettlements(deps.settlements, deps.poolSettleWaitMs)) return undefined;
-      const seen = await deps.settlements.settled(orderId, deps.poolSettleWaitMs!);
-      return seen ?? handOverToPool(orm.em.fork(), orderId);
+      if (!deps.settlements) return undefined;
+      return (await deps.settlements.settled(orderId)) ?? handOverToPool(orm.em.fork(), orderId);
     },
   };
   const activities = {

@@ -9,27 +9,24 @@ import { listenForOrderEvents, type OrderEventListener } from '../services/order
  */
 export const MAX_WATCHED = 16;
 
-/** Whether a worker with this watch and wait leaves its pooled orders unsignalled while it watches. */
-export const watchesSettlements = (watch: SettlementWatch | undefined, waitMs: number | undefined) =>
-  watch !== undefined && (waitMs ?? 0) > 0;
-
 export interface SettlementWatch {
   /**
-   * The order's settlement as soon as its order event shows one, or undefined after `ms` (or at
-   * once when MAX_WATCHED orders are watched). A notification lost while the listener reconnects
-   * only makes the wait run out: the caller then reads the order's row.
+   * The order's settlement as soon as its order event shows one, or undefined after the watch's
+   * wait (or at once when MAX_WATCHED orders are watched). A notification lost while the listener
+   * reconnects only makes the wait run out: the caller then reads the order's row.
    */
-  settled(orderId: number, ms: number): Promise<Settlement | undefined>;
+  settled(orderId: number): Promise<Settlement | undefined>;
   close(): Promise<void>;
 }
 
 /**
  * Watches the order events (the same `LISTEN` the API follows placements with) for the settlement
- * of the pooled orders this worker's debits put in their pools. The listener starts with the first
- * watch.
+ * of the pooled orders this worker's debits put in their pools, each for up to `waitMs`
+ * (POOL_SETTLE_WAIT). The listener starts with the first watch.
  */
 export function watchSettlements(
   databaseUrl: string,
+  waitMs: number,
   onError: (error: unknown) => void = () => undefined,
 ): SettlementWatch {
   const watched = new Map<number, (settlement: Settlement | undefined) => void>();
@@ -49,13 +46,13 @@ export function watchSettlements(
     });
 
   return {
-    settled(orderId, ms) {
-      if (closed || ms <= 0 || watched.size >= MAX_WATCHED || watched.has(orderId)) {
+    settled(orderId) {
+      if (closed || watched.size >= MAX_WATCHED || watched.has(orderId)) {
         return Promise.resolve(undefined);
       }
       listener ??= listen();
       return new Promise((resolve) => {
-        const timer = setTimeout(() => done(undefined), ms);
+        const timer = setTimeout(() => done(undefined), waitMs);
         const done = (settlement: Settlement | undefined) => {
           clearTimeout(timer);
           watched.delete(orderId);

@@ -15,7 +15,9 @@ import { poolTaskQueue } from '../workflows/definitions.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-export interface WorkerDeps extends ActivityDeps {
+export interface WorkerDeps extends Omit<ActivityDeps, 'settlements'> {
+  /** POOL_SETTLE_WAIT: above 0, the worker watches its pooled orders' settlements (`watchSettlements`). */
+  poolSettleWaitMs?: number;
   connection: NativeConnection;
   /** The SDK's `default` when absent (TEMPORAL_NAMESPACE unset and no profile naming one). */
   namespace?: string;
@@ -43,14 +45,13 @@ export async function createWorker(
   // With a settle wait, the worker watches the order events for its pooled orders' settlements (one
   // LISTEN connection, opened with the first watch, closed when the worker stops).
   const settlements =
-    deps.settlements ??
-    ((deps.poolSettleWaitMs ?? 0) > 0
-      ? watchSettlements(deps.orm.config.get('clientUrl')!, (error) =>
+    (deps.poolSettleWaitMs ?? 0) > 0
+      ? watchSettlements(deps.orm.config.get('clientUrl')!, deps.poolSettleWaitMs!, (error) =>
           Runtime.instance().logger.warn('the order events listener failed; it reconnects', {
             error: String(error),
           }),
         )
-      : undefined);
+      : undefined;
   const activities = createActivities({ ...deps, settlements });
   // Both workers run the same workflow code: bundled once, not once per worker.
   const workflowBundle =
@@ -71,7 +72,7 @@ export async function createWorker(
     try {
       await Promise.all(workers.map((w) => w.run()));
     } finally {
-      if (settlements !== deps.settlements) await settlements?.close();
+      await settlements?.close();
     }
   };
   const shutdown = () => {
