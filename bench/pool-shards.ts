@@ -163,7 +163,7 @@ export function shardSweep(options: {
 
 export function renderSweep(sweep: ShardSweep): string {
   const lines = [
-    `one pool workflow absorbs ${sweep.ceiling} signals/s (${sweep.ceilingSource}); at ${sweep.headroom * 100} % of that,` +
+    `one pool workflow absorbs ${sweep.ceiling} orders/s (${sweep.ceilingSource}); at ${sweep.headroom * 100} % of that,` +
       ` one pool per crypto is enough up to ${sweep.onePoolLimitPerSecond} pooled orders/s`,
     'rate/s  shards  orders $     per-workflow/s  of ceiling  batches  orders/batch  min full $  timeout share  mean wait',
   ];

@@ -168,11 +168,17 @@ export interface LadderSpec<S extends StepResult> {
   run: (rate: number, repeat: boolean) => Promise<S>;
 }
 
-const report = (log: (line: string) => void, name: string, step: StepResult, repeat: boolean) =>
+const report = (
+  log: (line: string) => void,
+  name: string,
+  step: StepResult,
+  repeat: boolean,
+  beside: boolean,
+) =>
   log(
     `${name} @ ${step.rate}/s: ${step.throughput}/s, p50 ${step.latency.p50} ms, p99 ${step.latency.p99} ms` +
       (step.pass ? ' ✓' : ` ✗ (${step.why})`) +
-      (repeat ? ' (repeat)' : ''),
+      (beside ? ' (repeat, in turn with a search still going)' : repeat ? ' (repeat)' : ''),
   );
 
 export interface TimeLimits {
@@ -184,7 +190,10 @@ export interface TimeLimits {
 
 /**
  * Runs several ladders step by step in turn (one step of each, then the next of each), so that drift
- * on the machine hits all of them alike.
+ * on the machine hits all of them alike. A ladder whose search has ended while another's goes on
+ * keeps running its best rate in its turn (`Bisector.addResult`: they count for its best rate and its
+ * figures, and steer nothing): in run 20261201T024800Z B-temporal went on alone for six steps after
+ * the orders' search ended, through a slow spell the orders never met, and its figure fell by a fifth.
  */
 export async function interleave<S extends StepResult>(
   specs: LadderSpec<S>[],
@@ -198,14 +207,17 @@ export async function interleave<S extends StepResult>(
     const active = specs.filter((s) => s.bisector.next() !== undefined);
     if (active.length === 0 || outOfTime()) break;
     for (const [i, spec] of specs.entries()) {
-      const rate = spec.bisector.next();
-      if (rate === undefined || outOfTime()) continue;
-      const repeat = spec.bisector.isRepeat(rate);
+      if (outOfTime()) continue;
+      const searching = spec.bisector.next();
+      const rate = searching ?? spec.bisector.best;
+      if (rate === undefined) continue;
+      const repeat = searching === undefined || spec.bisector.isRepeat(rate);
       const step = await spec.run(rate, repeat);
       if (repeat) step.repeat = true;
       steps[i]!.push(step);
-      spec.bisector.record(rate, step.pass);
-      report(log, spec.name, step, repeat);
+      if (searching === undefined) spec.bisector.addResult(rate, step.pass);
+      else spec.bisector.record(rate, step.pass);
+      report(log, spec.name, step, repeat, searching === undefined);
     }
   }
   return specs.map((spec, i) => summarizeLadder(steps[i]!, spec.bisector));

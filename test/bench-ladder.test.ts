@@ -206,6 +206,19 @@ describe('Bisector', () => {
     expect(tried).toEqual([10, 20, 40, 50, 50, 50]);
     expect(bisector.best).toBe(50);
   });
+
+  it("started at its maximum (pool-direct at B-signal's best rate), it only repeats it while it holds", () => {
+    const capped = { ...options, start: 609, max: 609, factor: POOLED_LADDER_FACTOR };
+    const holds = new Bisector(capped);
+    expect(search(holds, () => true)).toEqual([609, 609, 609]);
+    expect(holds.best).toBe(609);
+    // Failing there, it steps down by a quarter until a rate holds, then bisects up to the failure.
+    const fails = new Bisector(capped);
+    const tried = search(fails, (rate) => rate <= 450);
+    expect(tried.slice(0, 3)).toEqual([609, 487, 389]);
+    expect(fails.best).toBeLessThanOrEqual(450);
+    expect(fails.best).toBeGreaterThan(389);
+  });
 });
 
 describe('median, spread and slope', () => {

@@ -1,4 +1,12 @@
-import { judge, settleFromFill, type PooledRow, type Sample } from '../bench/stats.js';
+import { Bisector } from '../bench/ladder.js';
+import {
+  interleave,
+  judge,
+  settleFromFill,
+  type PooledRow,
+  type Sample,
+  type StepResult,
+} from '../bench/stats.js';
 
 const criteria = { p99BudgetMs: 500, minSuccess: 0.99, minThroughput: 0.95 };
 /** An open-loop step of `rate`/s for 4 s, the i-th answer taking latency(i) ms. */
@@ -98,5 +106,70 @@ describe('settleFromFill', () => {
   it("ignores orders of the batch that another step scheduled (the step's own latest filled it)", () => {
     const scheduled = new Map([[8, 1_000]]);
     expect(settleFromFill([row(7, 'b1', 1_200), row(8, 'b1', 1_200)], scheduled)).toEqual([200, 200]);
+  });
+});
+
+describe('interleave', () => {
+  /** A ladder whose steps pass up to `knee`, recording the rates it was run at. */
+  const ladder = (name: string, start: number, knee: number, ran: number[]) => ({
+    name,
+    bisector: new Bisector({
+      start,
+      factor: 2,
+      max: 10_000,
+      min: 1,
+      tolerance: 0.05,
+      repeats: 3,
+      maxShifts: 1,
+    }),
+    run: async (rate: number): Promise<StepResult> => {
+      ran.push(rate);
+      const pass = rate <= knee;
+      return {
+        ...judge(
+          step(rate, () => (pass ? 10 : 900)),
+          200,
+          criteria,
+        ),
+        pass,
+      };
+    },
+  });
+  const noLimit = { concludeNow: () => false, stopNow: () => false };
+
+  it('runs one step of each ladder in turn, and a ladder done first keeps running its best rate', async () => {
+    const shortRuns: number[] = [];
+    const longRuns: number[] = [];
+    // Searched alone, the short ladder takes 13 steps (16, 32, 23, …, 30/31 three times each) and
+    // the long one 19 (1, 2, 4, … 64, then bisecting to 57/59).
+    const [short, long] = await interleave(
+      [ladder('short', 16, 30, shortRuns), ladder('long', 1, 57, longRuns)],
+      noLimit,
+      () => undefined,
+    );
+    expect(shortRuns).toHaveLength(longRuns.length);
+    expect(longRuns.length).toBeGreaterThan(13);
+    // Once its search ended, the short ladder ran only its best rate, and those steps count for it.
+    expect(short!.bestRate).toBe(30);
+    expect(shortRuns.slice(13).every((rate) => rate === 30)).toBe(true);
+    expect(short!.atBest).toHaveLength(shortRuns.filter((rate) => rate === 30).length);
+    expect(short!.atBest.length).toBeGreaterThan(3);
+    expect(long!.bestRate).toBe(57);
+  });
+
+  it('a ladder done first whose best rate fails in turn with the other falls back on the rate below it that held', async () => {
+    const short = ladder('short', 16, 30, []);
+    const run = short.run;
+    // The machine slows once the short search is over: its best rate no longer holds.
+    short.run = async (rate) => {
+      const result = await run(rate);
+      return short.bisector.next() === undefined && rate > 27 ? { ...result, pass: false } : result;
+    };
+    const [result] = await interleave([short, ladder('long', 1, 57, [])], noLimit, () => undefined);
+    // 30 now fails more often than not: the figure moves to 29, which passed in the search, and
+    // from then on 29 is what runs in turn with the other ladder.
+    expect(result!.steps.filter((s) => s.rate === 30 && !s.pass).length).toBeGreaterThan(3);
+    expect(result!.bestRate).toBe(29);
+    expect(result!.atBest.length).toBeGreaterThan(1);
   });
 });
