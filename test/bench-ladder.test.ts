@@ -6,16 +6,9 @@ import {
   spread,
   type BisectOptions,
 } from '../bench/ladder.js';
+import { bisectOptions } from './support/bisect-options.js';
 
-const options: BisectOptions = {
-  start: 10,
-  factor: 2,
-  max: 10_000,
-  min: 1,
-  tolerance: 0.05,
-  repeats: 3,
-  maxShifts: 1,
-};
+const options: BisectOptions = bisectOptions;
 
 /**
  * Runs a bisector against a pass rule; returns the rates in the order they were tried. With

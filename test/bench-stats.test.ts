@@ -1,4 +1,5 @@
 import { Bisector } from '../bench/ladder.js';
+import { bisectOptions } from './support/bisect-options.js';
 import {
   interleave,
   judge,
@@ -113,15 +114,7 @@ describe('interleave', () => {
   /** A ladder whose steps pass up to `knee`, recording the rates it was run at. */
   const ladder = (name: string, start: number, knee: number, ran: number[]) => ({
     name,
-    bisector: new Bisector({
-      start,
-      factor: 2,
-      max: 10_000,
-      min: 1,
-      tolerance: 0.05,
-      repeats: 3,
-      maxShifts: 1,
-    }),
+    bisector: new Bisector({ ...bisectOptions, start }),
     run: async (rate: number): Promise<StepResult> => {
       ran.push(rate);
       const pass = rate <= knee;
