@@ -27,13 +27,14 @@ export function vmRssMiB(pid: number): number | undefined {
 
 const appRss = () => process.memoryUsage().rss / 2 ** 20;
 
-function orderSpecs(users: BenchUser[], amount: string, crypto = 'ABAN') {
-  const body = JSON.stringify({ crypto, amount });
-  return users.map((user) => ({
+/** One order request per user; `amounts` are taken in turn (user i orders `amounts[i mod n]`). */
+function orderSpecs(users: BenchUser[], amounts: string[], crypto = 'ABAN') {
+  const bodies = amounts.map((amount) => JSON.stringify({ crypto, amount }));
+  return users.map((user, i) => ({
     method: 'POST',
     path: '/api/v1/orders/',
     headers: { authorization: `Bearer ${user.token}` },
-    body,
+    body: bodies[i % bodies.length]!,
   }));
 }
 
@@ -79,7 +80,7 @@ export async function inFlightMemory(
     origin: ctx.stack.api.origin,
     rate,
     seconds,
-    specs: orderSpecs(users, '0.5', WAITING_CRYPTO),
+    specs: orderSpecs(users, ['0.5'], WAITING_CRYPTO),
     timeoutMs: 30_000,
   });
   for (let i = 0; i < 50 && (await waiting()) - already < rate * seconds * 0.99; i++) {
@@ -141,7 +142,9 @@ export async function leakCheck(
       temporalMiB: Math.round(vmRssMiB(ctx.stack.temporal.pid) ?? 0) || null,
     });
   sample();
-  const specs = orderSpecs(users, '3');
+  // $12 orders bought alone and $2 orders through the pool feed, the settlement watch and the pool,
+  // in turn: every path that keeps state in the process while an order is under way.
+  const specs = orderSpecs(users, ['3', '0.5']);
   for (let chunk = 0; chunk * 10 < seconds; chunk++) {
     await ctx.load.openLoop({ origin: ctx.stack.api.origin, rate, seconds: 10, specs, timeoutMs: 30_000 });
     sample();
