@@ -335,31 +335,32 @@ async function main(): Promise<void> {
         bisector: b,
         run: (rate: number) => poolDirectStep(ctx, server, userId, rate, step, `p${++tag}`),
       });
-      if (config.poolDirectSearch === 'ceiling') {
-        // The pool's own ceiling, searched in turn with B-signal: fed through the feed it lies at
-        // several times B-signal's, where a doubling step decides the figure (bench/README).
-        const [signal, direct] = await interleave<StepResult>(
-          [signalLadder, directLadder(bisector(256, 10_000))],
-          deadline(config.allotments.pool),
-          log,
-        );
-        results.baselines.signal = signal as typeof results.baselines.signal;
-        results.system.poolDirect = direct as typeof results.system.poolDirect;
-        return;
-      }
+      const [signal, direct] =
+        config.poolDirectSearch === 'ceiling'
+          ? // The pool's own ceiling, searched in turn with B-signal: fed through the feed it lies at
+            // several times B-signal's, where a doubling step decides the figure (bench/README).
+            await interleave<StepResult>(
+              [signalLadder, directLadder(bisector(256, 10_000))],
+              deadline(config.allotments.pool),
+              log,
+            )
+          : await signalThenDirect();
+      results.baselines.signal = signal as typeof results.baselines.signal;
+      results.system.poolDirect = direct as typeof results.system.poolDirect;
+
       // Target 4 asks whether the pool absorbs 0.8 × B-signal: the pool is run at B-signal's best
       // rate (and below it only if it fails there), so the ratio reads at most 1 and holds still.
-      const [signal] = await interleave<StepResult>([signalLadder], deadline(config.allotments.pool), log);
-      results.baselines.signal = signal as typeof results.baselines.signal;
-      const best = signal?.bestRate;
-      if (best === undefined) return;
-      const capped = new Bisector({ ...bisector(best, best).options, factor: POOLED_LADDER_FACTOR });
-      const [direct] = await interleave<StepResult>(
-        [directLadder(capped)],
-        deadline(config.allotments.poolDirect),
-        log,
-      );
-      results.system.poolDirect = direct as typeof results.system.poolDirect;
+      async function signalThenDirect() {
+        const [found] = await interleave<StepResult>([signalLadder], deadline(config.allotments.pool), log);
+        const best = found?.bestRate;
+        if (best === undefined) return [found];
+        const [atBest] = await interleave<StepResult>(
+          [directLadder(bisector(best, best, POOLED_LADDER_FACTOR))],
+          deadline(config.allotments.poolDirect),
+          log,
+        );
+        return [found, atBest];
+      }
     });
   }
 
