@@ -3,8 +3,13 @@
  * BENCH_PROBE lists the steps as kind@rate (kinds: orders, pooled, temporal, signal, direct), e.g.
  * `BENCH_PROBE=temporal@20,orders@20 BENCH_PROBE_SECONDS=8 npm run bench:probe`. Each step prints its
  * rate, latency and CPU ms per operation: the Temporal server, Postgres, and this process by thread
- * kind (main, workflow threads, V8 helpers, Temporal core, libuv pool).
+ * kind (main, workflow threads, V8 helpers, Temporal core, libuv pool). BENCH_PROBE_PROFILE=dir writes a
+ * CPU profile of this process's main thread for each step (`<kind>@<rate>.cpuprofile`, for Chrome's
+ * DevTools or `npx speedscope`).
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { formatUsd } from '../src/domain/money.js';
 import { signalStep, startBaselineServer, temporalStep, type BenchContext } from './baselines.js';
 import { measurer, stackPids } from './cpu.js';
@@ -70,8 +75,20 @@ try {
   };
   // Warm-up: bundles, connections, JIT.
   for (const kind of new Set(steps.map((s) => s.kind))) await run(kind, 10, 3);
+  const profileDir = process.env.BENCH_PROBE_PROFILE;
+  const profiler = profileDir ? new Session() : undefined;
+  if (profiler) {
+    await mkdir(profileDir!, { recursive: true });
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+  }
   for (const { kind, rate } of steps) {
+    await profiler?.post('Profiler.start');
     const step = await run(kind, rate, seconds);
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      await writeFile(join(profileDir!, `${kind}@${rate}.cpuprofile`), JSON.stringify(profile));
+    }
     const per = (pct: number | null) =>
       pct === null ? 'n/a' : ((pct * 10) / Math.max(step.throughput, 0.1)).toFixed(1);
     const threads = Object.entries(step.cpu?.threads ?? {})
