@@ -252,9 +252,17 @@ async function build(
   } catch {
     // already installed by whoever imported this module (a diagnostic script, say): keep theirs
   }
-  const workerOrm = await openOrm({ databaseUrl, poolSize: env.DATABASE_POOL_SIZE });
+  const workerOrm = await openOrm({
+    databaseUrl,
+    poolSize: env.DATABASE_POOL_SIZE,
+    preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
+  });
   cleanups.push({ name: 'worker orm', stop: () => workerOrm.close() });
-  const apiOrm = await openOrm({ databaseUrl, poolSize: env.DATABASE_POOL_SIZE });
+  const apiOrm = await openOrm({
+    databaseUrl,
+    poolSize: env.DATABASE_POOL_SIZE,
+    preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
+  });
   cleanups.push({ name: 'api orm', stop: () => apiOrm.close() });
 
   const clients: Connection[] = [];

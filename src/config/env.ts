@@ -87,6 +87,8 @@ export const envSchema = z
       .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1')),
     DATABASE_URL: z.string().url().optional(),
     DATABASE_POOL_SIZE: int(10),
+    /** Named prepared statements (src/db/prepared-statements.ts); off behind a transaction-mode pooler. */
+    DATABASE_PREPARED_STATEMENTS: flag(true),
     REDIS_URL: z.string().url().optional(),
 
     /**

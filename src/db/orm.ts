@@ -3,16 +3,26 @@ import { Migrator } from '@mikro-orm/migrations';
 import { entities } from '../entities/index.js';
 import { migrations } from '../migrations/index.js';
 import { PostgresNamingStrategy } from './naming.js';
+import { preparingClient } from './prepared-statements.js';
 
 export interface OrmOptions {
   databaseUrl: string;
   poolSize?: number;
   debug?: boolean;
+  /** Run data statements as named prepared statements (src/db/prepared-statements.ts). */
+  preparedStatements?: boolean;
 }
 
-export function ormConfig({ databaseUrl, poolSize = 10, debug = false }: OrmOptions) {
+export function ormConfig({
+  databaseUrl,
+  poolSize = 10,
+  debug = false,
+  preparedStatements = true,
+}: OrmOptions) {
   return defineConfig({
     clientUrl: databaseUrl,
+    // pg-pool's `Client` option: the class each pooled connection is made with.
+    ...(preparedStatements ? { driverOptions: { Client: preparingClient() } } : {}),
     entities,
     namingStrategy: PostgresNamingStrategy,
     extensions: [Migrator],

@@ -16,7 +16,11 @@ export function requireDatabaseUrl(env: Env): string {
 }
 
 export const openDatabase = (env: Env): Promise<MikroORM> =>
-  openOrm({ databaseUrl: requireDatabaseUrl(env), poolSize: env.DATABASE_POOL_SIZE });
+  openOrm({
+    databaseUrl: requireDatabaseUrl(env),
+    poolSize: env.DATABASE_POOL_SIZE,
+    preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
+  });
 
 /**
  * gRPC backs off reconnecting to a server that went away, up to two minutes by default; while it
