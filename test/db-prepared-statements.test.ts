@@ -75,4 +75,24 @@ describe('the pool prepares data statements on Postgres', () => {
     });
     expect(rows).toEqual([]);
   });
+
+  it('prepares a statement afresh once a migration changed the type of a column it reads', async () => {
+    const one = await openOrm({ databaseUrl: db.url, poolSize: 1 }); // one connection: the same session throughout
+    try {
+      const em = one.em.fork();
+      await em.execute(
+        'create table stale_plan_probe (id int primary key, v int); insert into stale_plan_probe values (1, 5)',
+      );
+      const read = () =>
+        sql<{ v: unknown }>`select v from stale_plan_probe where id = ${1}`.execute(sqlOf(em));
+      expect((await read()).rows).toEqual([{ v: 5 }]);
+      await em.execute('alter table stale_plan_probe alter column v type text');
+      // Postgres refuses the statement prepared before the change, once; the next run prepares it again.
+      await expect(read()).rejects.toThrow(/cached plan must not change result type/);
+      expect((await read()).rows).toEqual([{ v: '5' }]);
+      expect((await read()).rows).toEqual([{ v: '5' }]);
+    } finally {
+      await one.close();
+    }
+  });
 });
