@@ -36,6 +36,7 @@ import { seed } from '../src/services/seed.js';
 import { temporalCliPath } from '../tools/temporal-binaries.js';
 import { startDevServer, type DevServer } from '../tools/temporal-dev-server.js';
 import { createWorker } from '../src/worker/worker.js';
+import { openDatabase } from '../src/runtime/resources.js';
 
 export const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -252,17 +253,9 @@ async function build(
   } catch {
     // already installed by whoever imported this module (a diagnostic script, say): keep theirs
   }
-  const workerOrm = await openOrm({
-    databaseUrl,
-    poolSize: env.DATABASE_POOL_SIZE,
-    preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
-  });
+  const workerOrm = await openDatabase(env);
   cleanups.push({ name: 'worker orm', stop: () => workerOrm.close() });
-  const apiOrm = await openOrm({
-    databaseUrl,
-    poolSize: env.DATABASE_POOL_SIZE,
-    preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
-  });
+  const apiOrm = await openDatabase(env);
   cleanups.push({ name: 'api orm', stop: () => apiOrm.close() });
 
   const clients: Connection[] = [];

@@ -1,14 +1,5 @@
-import {
-  Bisector,
-  median,
-  POOLED_LADDER_FACTOR,
-  slope,
-  spread,
-  type BisectOptions,
-} from '../bench/ladder.js';
-import { bisectOptions } from './support/bisect-options.js';
-
-const options: BisectOptions = bisectOptions;
+import { Bisector, median, POOLED_LADDER_FACTOR, slope, spread } from '../bench/ladder.js';
+import { bisectOptions as options } from './support/bisect-options.js';
 
 /**
  * Runs a bisector against a pass rule; returns the rates in the order they were tried. With

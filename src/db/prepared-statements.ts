@@ -21,9 +21,9 @@ export class StatementNames {
 
   /** The name to prepare `text` under, or undefined to send it unnamed. */
   nameOf(text: string): string | undefined {
-    if (!PREPARABLE.test(text)) return undefined;
+    // Known texts first: the lookup is all a statement run before costs.
     const known = this.names.get(text);
-    if (known !== undefined || this.names.size >= this.cap) return known;
+    if (known !== undefined || this.names.size >= this.cap || !PREPARABLE.test(text)) return known;
     const name = `s${this.names.size + 1}`;
     this.names.set(text, name);
     return name;
