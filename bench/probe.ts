@@ -36,7 +36,7 @@ const stack = await startStack({
   stamp: `probe${stamp}`,
   workerOptions: {},
   baselineWorkerOptions: {},
-  temporalFlags: [],
+  temporalFlags: (process.env.BENCH_TEMPORAL_FLAGS ?? '').split(/\s+/).filter(Boolean),
   temporalDbFile: process.env.BENCH_TEMPORAL_DB === 'file',
   log,
 });

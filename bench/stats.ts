@@ -168,17 +168,12 @@ export interface LadderSpec<S extends StepResult> {
   run: (rate: number, repeat: boolean) => Promise<S>;
 }
 
-const report = (
-  log: (line: string) => void,
-  name: string,
-  step: StepResult,
-  repeat: boolean,
-  beside: boolean,
-) =>
+/** One line for a ladder step in the run's log; `note` says why it ran, e.g. "repeat". */
+export const logStep = (log: (line: string) => void, name: string, step: StepResult, note?: string) =>
   log(
     `${name} @ ${step.rate}/s: ${step.throughput}/s, p50 ${step.latency.p50} ms, p99 ${step.latency.p99} ms` +
       (step.pass ? ' ✓' : ` ✗ (${step.why})`) +
-      (beside ? ' (repeat, in turn with a search still going)' : repeat ? ' (repeat)' : ''),
+      (note ? ` (${note})` : ''),
   );
 
 export interface TimeLimits {
@@ -186,6 +181,8 @@ export interface TimeLimits {
   concludeNow: () => boolean;
   /** Past this, they stop altogether (a ladder cut short keeps its best pass so far). */
   stopNow: () => boolean;
+  /** The run is being stopped (Ctrl-C): not even the top-up steps run. */
+  cancelled?: () => boolean;
 }
 
 /**
@@ -217,7 +214,35 @@ export async function interleave<S extends StepResult>(
       steps[i]!.push(step);
       if (searching === undefined) spec.bisector.addResult(rate, step.pass);
       else spec.bisector.record(rate, step.pass);
-      report(log, spec.name, step, repeat, searching === undefined);
+      const note =
+        searching === undefined ? 'repeat, in turn with a search still going' : repeat ? 'repeat' : undefined;
+      logStep(log, spec.name, step, note);
+    }
+  }
+  // A bracket that moved down as time ran out leaves its new best rate with the one step the search
+  // ran there (run 20261201T082604Z: both the orders and the pooled orders ended so, and the placement
+  // and settle ratios came from a single 4-second step). Each ladder is topped up towards `repeats`
+  // steps at its best rate, in turn, at most `repeats` − 1 more steps each. They count as the lockstep
+  // runs do (a best rate that fails them falls back on the rate below that held); the cap keeps a
+  // slow spell from cascading down rate after rate far past the group's time (run 20261201T084408Z).
+  const cancelled = limits.cancelled ?? (() => false);
+  for (let round = 0; !cancelled(); round++) {
+    const short = specs.filter((spec, i) => {
+      const best = spec.bisector.best;
+      const { repeats } = spec.bisector.options;
+      return (
+        best !== undefined && round < repeats - 1 && steps[i]!.filter((s) => s.rate === best).length < repeats
+      );
+    });
+    if (short.length === 0) break;
+    for (const spec of short) {
+      const rate = spec.bisector.best;
+      if (rate === undefined || cancelled()) continue;
+      const step = await spec.run(rate, true);
+      step.repeat = true;
+      steps[specs.indexOf(spec)]!.push(step);
+      spec.bisector.addResult(rate, step.pass);
+      logStep(log, spec.name, step, 'repeat, topping up the best rate');
     }
   }
   return specs.map((spec, i) => summarizeLadder(steps[i]!, spec.bisector));

@@ -162,7 +162,50 @@ describe('interleave', () => {
     // 30 now fails more often than not: the figure moves to 29, which passed in the search, and
     // from then on 29 is what runs in turn with the other ladder.
     expect(result!.steps.filter((s) => s.rate === 30 && !s.pass).length).toBeGreaterThan(3);
+    const ranAt29 = result!.steps.filter((s) => s.rate === 29);
+    expect(ranAt29.length).toBeGreaterThan(1);
+    // 29 fails in turn as well, and the figure rests on 27, topped up with what the cap leaves.
+    expect(ranAt29.filter((s) => !s.pass).length).toBeGreaterThan(ranAt29.length / 2);
+    expect(result!.bestRate).toBe(27);
+    expect(result!.atBest.map((s) => s.pass)).toEqual([true, true]);
+  });
+
+  it('tops up a best rate that the end of its time left with one step to the repeats, and no further', async () => {
+    /** The ladder of `ladder()`, stopped after five steps; past them every step fails if `slow`. */
+    const cut = (slow: boolean) => {
+      const ran: number[] = [];
+      const spec = ladder('cut', 16, 30, ran);
+      const run = spec.run;
+      spec.run = async (rate) => {
+        const result = await run(rate);
+        return slow && ran.length > 5 ? { ...result, pass: false } : result;
+      };
+      const limits = { concludeNow: () => ran.length >= 4, stopNow: () => ran.length >= 5 };
+      return { ran, go: () => interleave([spec], limits, () => undefined) };
+    };
+    // 16, 32 (fails), 23, 27, then the midpoint 29 chosen before the time ran out: one step there.
+    const quiet = cut(false);
+    const [result] = await quiet.go();
+    expect(quiet.ran).toEqual([16, 32, 23, 27, 29, 29, 29]);
     expect(result!.bestRate).toBe(29);
-    expect(result!.atBest.length).toBeGreaterThan(1);
+    expect(result!.atBest.map((s) => [s.pass, s.repeat ?? false])).toEqual([
+      [true, false],
+      [true, true],
+      [true, true],
+    ]);
+    // Failing top-ups move the figure down, as in the repeats, but add at most two steps in all.
+    const slow = cut(true);
+    const [fell] = await slow.go();
+    expect(slow.ran).toEqual([16, 32, 23, 27, 29, 29, 29]);
+    expect(fell!.bestRate).toBe(27);
+    expect(fell!.atBest.map((s) => s.pass)).toEqual([true]);
+    // Stopped for good (Ctrl-C): nothing is topped up.
+    const stopped = ladder('stopped', 16, 30, []);
+    const [none] = await interleave(
+      [stopped],
+      { concludeNow: () => true, stopNow: () => true, cancelled: () => true },
+      () => undefined,
+    );
+    expect(none!.steps).toHaveLength(0);
   });
 });
