@@ -221,27 +221,24 @@ export async function interleave<S extends StepResult>(
   }
   // A bracket that moved down as time ran out leaves its new best rate with the one step the search
   // ran there (run 20261201T082604Z: both the orders and the pooled orders ended so, and the placement
-  // and settle ratios came from a single 4-second step). Each ladder is topped up towards `repeats`
-  // steps at its best rate, in turn, at most `repeats` − 1 more steps each. They count as the lockstep
-  // runs do (a best rate that fails them falls back on the rate below that held); the cap keeps a
-  // slow spell from cascading down rate after rate far past the group's time (run 20261201T084408Z).
+  // and settle ratios came from a single 4-second step). Each ladder's best rate is run in turn
+  // towards `repeats` steps, at most `repeats` − 1 more each. These steps count for the figures and
+  // steer nothing: counted as results, two failing in a slow spell at the end of run
+  // 20261201T092211Z moved the orders' figure from 64/s down to the doubling step below, 32/s.
   const cancelled = limits.cancelled ?? (() => false);
-  for (let round = 0; !cancelled(); round++) {
-    const short = specs.filter((spec, i) => {
-      const best = spec.bisector.best;
-      const { repeats } = spec.bisector.options;
-      return (
-        best !== undefined && round < repeats - 1 && steps[i]!.filter((s) => s.rate === best).length < repeats
-      );
-    });
-    if (short.length === 0) break;
-    for (const spec of short) {
+  const topUps = specs.map((spec, i) => {
+    const { best } = spec.bisector;
+    const { repeats } = spec.bisector.options;
+    const have = steps[i]!.filter((s) => s.rate === best).length;
+    return best === undefined ? 0 : Math.min(repeats - 1, repeats - have);
+  });
+  for (let n = 0; n < Math.max(0, ...topUps) && !cancelled(); n++) {
+    for (const [i, spec] of specs.entries()) {
       const rate = spec.bisector.best;
-      if (rate === undefined || cancelled()) continue;
+      if (rate === undefined || n >= topUps[i]! || cancelled()) continue;
       const step = await spec.run(rate, true);
       step.repeat = true;
-      steps[specs.indexOf(spec)]!.push(step);
-      spec.bisector.addResult(rate, step.pass);
+      steps[i]!.push(step);
       logStep(log, spec.name, step, 'repeat, topping up the best rate');
     }
   }

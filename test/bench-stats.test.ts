@@ -162,15 +162,11 @@ describe('interleave', () => {
     // 30 now fails more often than not: the figure moves to 29, which passed in the search, and
     // from then on 29 is what runs in turn with the other ladder.
     expect(result!.steps.filter((s) => s.rate === 30 && !s.pass).length).toBeGreaterThan(3);
-    const ranAt29 = result!.steps.filter((s) => s.rate === 29);
-    expect(ranAt29.length).toBeGreaterThan(1);
-    // 29 fails in turn as well, and the figure rests on 27, topped up with what the cap leaves.
-    expect(ranAt29.filter((s) => !s.pass).length).toBeGreaterThan(ranAt29.length / 2);
-    expect(result!.bestRate).toBe(27);
-    expect(result!.atBest.map((s) => s.pass)).toEqual([true, true]);
+    expect(result!.bestRate).toBe(29);
+    expect(result!.atBest.length).toBeGreaterThan(1);
   });
 
-  it('tops up a best rate that the end of its time left with one step to the repeats, and no further', async () => {
+  it('tops up a best rate that the end of its time left with one step, without moving it', async () => {
     /** The ladder of `ladder()`, stopped after five steps; past them every step fails if `slow`. */
     const cut = (slow: boolean) => {
       const ran: number[] = [];
@@ -193,12 +189,13 @@ describe('interleave', () => {
       [true, true],
       [true, true],
     ]);
-    // Failing top-ups move the figure down, as in the repeats, but add at most two steps in all.
+    // Top-ups that fail count for the figures and steer nothing: a slow spell at the end does not
+    // drop the figure to the rate below.
     const slow = cut(true);
-    const [fell] = await slow.go();
+    const [held] = await slow.go();
     expect(slow.ran).toEqual([16, 32, 23, 27, 29, 29, 29]);
-    expect(fell!.bestRate).toBe(27);
-    expect(fell!.atBest.map((s) => s.pass)).toEqual([true]);
+    expect(held!.bestRate).toBe(29);
+    expect(held!.atBest.map((s) => s.pass)).toEqual([true, false, false]);
     // Stopped for good (Ctrl-C): nothing is topped up.
     const stopped = ladder('stopped', 16, 30, []);
     const [none] = await interleave(
