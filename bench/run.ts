@@ -244,7 +244,7 @@ async function main(): Promise<void> {
     const begin = performance.now();
     const past = (share: number) => () =>
       stopping || performance.now() - begin > share * allotment * seconds * 1000;
-    return { concludeNow: past(1), stopNow: past(1.4), cancelled: () => stopping };
+    return { concludeNow: past(1), stopNow: past(1.4) };
   };
   let tag = 0;
 
@@ -303,29 +303,14 @@ async function main(): Promise<void> {
         deadline(config.allotments.orders),
         log,
       );
-      // The placement p99 ratio divides the median p99 of the orders at their best rate by that of
-      // B-temporal at the same rate, where one 4-second step's p99 may be anywhere from 250 ms to
-      // 1.3 s (run 20261201T082604Z: B-temporal at 79/s 1,302, 254, 281 and 480 ms). B-temporal
-      // runs beside each repeat of the orders' best pass; if the best rate has fewer than
-      // BENCH_REPEATS B-temporal steps at the end, a B-temporal and an order step are run there in
-      // turn (at most BENCH_REPEATS − 1 pairs): B-temporal alone at the end of the group met a slow
-      // spell the orders never met (run 20261201T085542Z: 1,324 and 1,357 ms, ratio 0.22).
+      results.system.orders = system as typeof results.system.orders;
       const best = system?.bestRate;
-      const besideBest = () => [...(temporal?.steps ?? []), ...beside].filter((s) => s.rate === best).length;
-      const pairs = Math.min(config.repeats - 1, config.repeats - besideBest());
-      for (let n = 0; system && best !== undefined && n < pairs && !stopping; n++) {
-        const t = await temporalStep(ctx, server, best, step, `t${++tag}`);
-        beside.push(t);
-        logStep(log, 'B-temporal beside orders', t, 'topping up the placement comparison');
-        const o = await orderStep(ctx, u, best, ORDER_AMOUNT, 0, step);
-        o.repeat = true;
-        system.steps.push(o);
-        logStep(log, 'System orders', o, 'topping up the placement comparison');
-      }
-      // The pairs' order steps count for the figures at the best rate, and steer nothing: the
-      // comparison stays at the rate it was run at.
-      results.system.orders =
-        system && (summarizeLadder(system.steps, orders) as typeof results.system.orders);
+      if (
+        best !== undefined &&
+        !beside.some((s) => s.rate === best) &&
+        !temporal?.steps.some((s) => s.rate === best)
+      )
+        beside.push(await temporalStep(ctx, server, best, step, `t${++tag}`));
       // The B-temporal steps beside the orders are B-temporal runs too: when its own best pass failed
       // its repeats while time ran out, one of them may hold at a rate between its bracket and the
       // pass it would fall back on (run 20261130T231252Z: 45/s failed, the figure fell to 32/s, and

@@ -181,8 +181,6 @@ export interface TimeLimits {
   concludeNow: () => boolean;
   /** Past this, they stop altogether (a ladder cut short keeps its best pass so far). */
   stopNow: () => boolean;
-  /** The run is being stopped (Ctrl-C): not even the top-up steps run. */
-  cancelled?: () => boolean;
 }
 
 /**
@@ -217,29 +215,6 @@ export async function interleave<S extends StepResult>(
       const note =
         searching === undefined ? 'repeat, in turn with a search still going' : repeat ? 'repeat' : undefined;
       logStep(log, spec.name, step, note);
-    }
-  }
-  // A bracket that moved down as time ran out leaves its new best rate with the one step the search
-  // ran there (run 20261201T082604Z: both the orders and the pooled orders ended so, and the placement
-  // and settle ratios came from a single 4-second step). Each ladder's best rate is run in turn
-  // towards `repeats` steps, at most `repeats` − 1 more each. These steps count for the figures and
-  // steer nothing: counted as results, two failing in a slow spell at the end of run
-  // 20261201T092211Z moved the orders' figure from 64/s down to the doubling step below, 32/s.
-  const cancelled = limits.cancelled ?? (() => false);
-  const topUps = specs.map((spec, i) => {
-    const { best } = spec.bisector;
-    const { repeats } = spec.bisector.options;
-    const have = steps[i]!.filter((s) => s.rate === best).length;
-    return best === undefined ? 0 : Math.min(repeats - 1, repeats - have);
-  });
-  for (let n = 0; n < Math.max(0, ...topUps) && !cancelled(); n++) {
-    for (const [i, spec] of specs.entries()) {
-      const rate = spec.bisector.best;
-      if (rate === undefined || n >= topUps[i]! || cancelled()) continue;
-      const step = await spec.run(rate, true);
-      step.repeat = true;
-      steps[i]!.push(step);
-      logStep(log, spec.name, step, 'repeat, topping up the best rate');
     }
   }
   return specs.map((spec, i) => summarizeLadder(steps[i]!, spec.bisector));

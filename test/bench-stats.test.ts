@@ -165,44 +165,4 @@ describe('interleave', () => {
     expect(result!.bestRate).toBe(29);
     expect(result!.atBest.length).toBeGreaterThan(1);
   });
-
-  it('tops up a best rate that the end of its time left with one step, without moving it', async () => {
-    /** The ladder of `ladder()`, stopped after five steps; past them every step fails if `slow`. */
-    const cut = (slow: boolean) => {
-      const ran: number[] = [];
-      const spec = ladder('cut', 16, 30, ran);
-      const run = spec.run;
-      spec.run = async (rate) => {
-        const result = await run(rate);
-        return slow && ran.length > 5 ? { ...result, pass: false } : result;
-      };
-      const limits = { concludeNow: () => ran.length >= 4, stopNow: () => ran.length >= 5 };
-      return { ran, go: () => interleave([spec], limits, () => undefined) };
-    };
-    // 16, 32 (fails), 23, 27, then the midpoint 29 chosen before the time ran out: one step there.
-    const quiet = cut(false);
-    const [result] = await quiet.go();
-    expect(quiet.ran).toEqual([16, 32, 23, 27, 29, 29, 29]);
-    expect(result!.bestRate).toBe(29);
-    expect(result!.atBest.map((s) => [s.pass, s.repeat ?? false])).toEqual([
-      [true, false],
-      [true, true],
-      [true, true],
-    ]);
-    // Top-ups that fail count for the figures and steer nothing: a slow spell at the end does not
-    // drop the figure to the rate below.
-    const slow = cut(true);
-    const [held] = await slow.go();
-    expect(slow.ran).toEqual([16, 32, 23, 27, 29, 29, 29]);
-    expect(held!.bestRate).toBe(29);
-    expect(held!.atBest.map((s) => s.pass)).toEqual([true, false, false]);
-    // Stopped for good (Ctrl-C): nothing is topped up.
-    const stopped = ladder('stopped', 16, 30, []);
-    const [none] = await interleave(
-      [stopped],
-      { concludeNow: () => true, stopNow: () => true, cancelled: () => true },
-      () => undefined,
-    );
-    expect(none!.steps).toHaveLength(0);
-  });
 });
