@@ -15,7 +15,7 @@ import { signalStep, startBaselineServer, temporalStep, type BenchContext } from
 import { measurer, stackPids } from './cpu.js';
 import { LoadGenerator } from './load.js';
 import { poolDirectStep, poolTaskQueue } from './pool.js';
-import { startStack } from './stack.js';
+import { startStack, temporalOptionsFromEnv } from './stack.js';
 import type { StepResult } from './stats.js';
 import { createUsers, orderStep, ORDER_AMOUNT, POOLED_MAY_WAIT, POOLED_ORDER_AMOUNT } from './system.js';
 
@@ -36,8 +36,7 @@ const stack = await startStack({
   stamp: `probe${stamp}`,
   workerOptions: {},
   baselineWorkerOptions: {},
-  temporalFlags: (process.env.BENCH_TEMPORAL_FLAGS ?? '').split(/\s+/).filter(Boolean),
-  temporalDbFile: process.env.BENCH_TEMPORAL_DB === 'file',
+  ...temporalOptionsFromEnv(),
   log,
 });
 const load = await LoadGenerator.start();

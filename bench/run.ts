@@ -22,7 +22,7 @@ import { inFlightMemory, leakCheck } from './memory.js';
 import { exchangeRoundTrip, poolDirectStep, poolTaskQueue } from './pool.js';
 import { shardSweep } from './pool-shards.js';
 import { computeRatios, flatFigures, poolCeiling, render, writeResults, type Results } from './report.js';
-import { FORCED_ENV, startStack, type Stack } from './stack.js';
+import { FORCED_ENV, startStack, temporalOptionsFromEnv, type Stack } from './stack.js';
 import { measurer, stackPids } from './cpu.js';
 import { interleave, logStep, summarizeLadder, type StepResult } from './stats.js';
 import {
@@ -85,8 +85,7 @@ const config = {
   leakSeconds: Math.round(number('BENCH_LEAK_SECONDS', 300)),
   workerOptions: json<Partial<WorkerOptions>>('BENCH_WORKER_OPTIONS', {}),
   baselineWorkerOptions: json<Partial<WorkerOptions>>('BENCH_BASELINE_WORKER_OPTIONS', {}),
-  temporalFlags: (process.env.BENCH_TEMPORAL_FLAGS ?? '').split(/\s+/).filter(Boolean),
-  temporalDbFile: process.env.BENCH_TEMPORAL_DB === 'file',
+  ...temporalOptionsFromEnv(),
   phases: (process.env.BENCH_PHASES ? process.env.BENCH_PHASES.split(',') : DEFAULT_PHASES) as Phase[],
   /** Wall-time allotment of each ladder group, in units of BENCH_SECONDS (it stops climbing past it). */
   allotments: { orders: 10, pool: 4, poolDirect: 1.5, pooled: 6 },

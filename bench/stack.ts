@@ -39,6 +39,12 @@ import { createWorker } from '../src/worker/worker.js';
 import { openDatabase } from '../src/runtime/resources.js';
 
 export const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** How the bench and the probe start Temporal, from BENCH_TEMPORAL_FLAGS and BENCH_TEMPORAL_DB. */
+export const temporalOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => ({
+  temporalFlags: (env.BENCH_TEMPORAL_FLAGS ?? '').split(/\s+/).filter(Boolean),
+  temporalDbFile: env.BENCH_TEMPORAL_DB === 'file',
+});
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Settings of the service under test that the bench forces, and why (printed with the results). */
