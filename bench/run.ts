@@ -167,6 +167,7 @@ async function main(): Promise<void> {
     baselineWorkerOptions: config.baselineWorkerOptions,
     temporalFlags: config.temporalFlags,
     temporalDbFile: config.temporalDbFile,
+    temporalGogc: config.temporalGogc,
     log,
   });
   if (stopping) return;
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
     temporal: {
       version: stack.temporal.version,
       storage: stack.temporal.storage,
+      gogc: stack.temporal.gogc,
       pid: stack.temporal.pid,
       argv: stack.temporal.argv,
       flags: stack.temporal.argv.slice(1),

@@ -44,7 +44,21 @@ export const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const temporalOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => ({
   temporalFlags: (env.BENCH_TEMPORAL_FLAGS ?? '').split(/\s+/).filter(Boolean),
   temporalDbFile: env.BENCH_TEMPORAL_DB === 'file',
+  temporalGogc: temporalGogc(env.BENCH_TEMPORAL_GOGC),
 });
+
+/**
+ * GOGC of the dev server: 400 unless BENCH_TEMPORAL_GOGC says otherwise ("default" for Go's own, 100).
+ * Its SQLite lives in the Go heap, so at Go's default each collection scans every history kept so
+ * far, and Temporal's CPU per order climbed from 11 to 19 ms over 16 steps of 330 orders; at 400 it
+ * stayed at 10–13 ms (bench/README, "Go's collector in the dev server").
+ */
+function temporalGogc(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return '400';
+  if (raw === 'default') return undefined;
+  if (/^([1-9]\d*|off)$/.test(raw)) return raw;
+  throw new Error(`BENCH_TEMPORAL_GOGC must be a positive integer, "off" or "default", not "${raw}"`);
+}
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Settings of the service under test that the bench forces, and why (printed with the results). */
@@ -65,6 +79,8 @@ export interface StackOptions {
   temporalFlags: string[];
   /** Keep Temporal's SQLite in a temp file instead of in memory (BENCH_TEMPORAL_DB=file). */
   temporalDbFile: boolean;
+  /** GOGC of the Temporal server; Go's default when undefined (BENCH_TEMPORAL_GOGC). */
+  temporalGogc: string | undefined;
   log: (line: string) => void;
 }
 
@@ -85,7 +101,7 @@ export interface Stack {
   };
   database: string;
   databaseUrl: string;
-  temporal: { address: string; pid: number; argv: string[]; version: string; storage: string };
+  temporal: { address: string; pid: number; argv: string[]; version: string; storage: string; gogc: string };
   /** The service's API, listening on a random loopback port. */
   api: { app: FastifyInstance; origin: string };
   /** A Temporal client of its own for the baselines (like the API's). */
@@ -204,6 +220,7 @@ async function build(
     server = await startDevServer({
       port: await getPort(),
       ...(options.temporalDbFile ? { dbFile: join(scratch, 'temporal.sqlite') } : {}),
+      ...(options.temporalGogc ? { env: { GOGC: options.temporalGogc } } : {}),
       log: (chunk) => temporalLog.push(chunk),
     });
   } finally {
@@ -216,7 +233,9 @@ async function build(
   });
   const argv = (await readFile(`/proc/${server.process.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
   const version = execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim();
-  log(`temporal ${server.address} (pid ${server.process.pid}): ${argv.slice(1).join(' ')}`);
+  log(
+    `temporal ${server.address} (pid ${server.process.pid}, GOGC ${options.temporalGogc ?? 'default'}): ${argv.slice(1).join(' ')}`,
+  );
 
   const env = loadEnv({
     ...process.env,
@@ -329,6 +348,7 @@ async function build(
       argv,
       version,
       storage: options.temporalDbFile ? 'SQLite file' : 'SQLite in memory',
+      gogc: options.temporalGogc ?? 'default (100)',
     },
     api: { app, origin },
     baselineClient,

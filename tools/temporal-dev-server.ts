@@ -11,6 +11,8 @@ export interface DevServerOptions {
   dbFile?: string;
   /** Extra namespaces to create at start ("default" always exists). */
   namespaces?: string[];
+  /** Environment of the server process on top of this one's (e.g. GOGC, Go's garbage collector target). */
+  env?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -68,7 +70,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   for (const namespace of options.namespaces ?? []) args.push('--namespace', namespace);
-  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cli, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+  });
   const log = options.log ?? (() => undefined);
   child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));
