@@ -49,9 +49,9 @@ export const temporalOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => 
 
 /**
  * GOGC of the dev server: 400 unless BENCH_TEMPORAL_GOGC says otherwise ("default" for Go's own, 100).
- * Its SQLite lives in the Go heap, so at Go's default each collection scans every history kept so
- * far, and Temporal's CPU per order climbed from 11 to 19 ms over 16 steps of 330 orders; at 400 it
- * stayed at 10–13 ms (bench/README, "Go's collector in the dev server").
+ * At Go's default, Temporal's CPU per order climbed from 11 to 19 ms over 16 probe steps of 330
+ * orders; at 400 it stayed at 10–13 ms, with a quarter of the collections (bench/README, "Go's
+ * collector in the dev server").
  */
 function temporalGogc(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return '400';
