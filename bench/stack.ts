@@ -59,6 +59,7 @@ function temporalGogc(raw: string | undefined): string | undefined {
   if (/^([1-9]\d*|off)$/.test(raw)) return raw;
   throw new Error(`BENCH_TEMPORAL_GOGC must be a positive integer, "off" or "default", not "${raw}"`);
 }
+
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Settings of the service under test that the bench forces, and why (printed with the results). */
@@ -233,9 +234,8 @@ async function build(
   });
   const argv = (await readFile(`/proc/${server.process.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
   const version = execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim();
-  log(
-    `temporal ${server.address} (pid ${server.process.pid}, GOGC ${options.temporalGogc ?? 'default'}): ${argv.slice(1).join(' ')}`,
-  );
+  const gogc = options.temporalGogc ?? 'default (100)';
+  log(`temporal ${server.address} (pid ${server.process.pid}, GOGC ${gogc}): ${argv.slice(1).join(' ')}`);
 
   const env = loadEnv({
     ...process.env,
@@ -348,7 +348,7 @@ async function build(
       argv,
       version,
       storage: options.temporalDbFile ? 'SQLite file' : 'SQLite in memory',
-      gogc: options.temporalGogc ?? 'default (100)',
+      gogc,
     },
     api: { app, origin },
     baselineClient,
